@@ -1,0 +1,130 @@
+"""The ``course`` command: ``lab``, ``release``, ``check`` and ``grade``.
+
+Every failure the user can fix prints one sentence on stderr and exits with status 2;
+anything unexpected prints one sentence too (exit 1), never a bare traceback.
+"""
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from autograder import CourseError
+
+USAGE = """\
+course lab     [--workspace DIR] [--port N] [--no-browser] [--sync-only]
+course release [--out DIR] [ASSIGNMENT ...]
+course check   NOTEBOOK.ipynb
+course grade   SUBMISSIONS --out DIR
+"""
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="course", description="Optimization for deep learning: the course's student and instructor commands.", usage=USAGE)
+    p.add_argument("--course-dir", help="the course checkout (the folder holding notebooks/); default: this checkout")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    lab = sub.add_parser("lab", help="make or update your workspace from the release and start JupyterLab on it")
+    lab.add_argument("--workspace", default=None, help="the student workspace (default: workspace/ in the course folder)")
+    lab.add_argument("--port", type=int, default=None, help="JupyterLab's port (default: the first free one from 8888)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
+    lab.add_argument("--sync-only", action="store_true", help="update the workspace and stop, without starting JupyterLab")
+
+    rel = sub.add_parser("release", help="write the student version of the assignments (no solutions, no hidden tests)")
+    rel.add_argument("--out", default="release", help="output folder (default: ./release)")
+    rel.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+
+    chk = sub.add_parser("check", help="grade one notebook locally, hidden tests included")
+    chk.add_argument("notebook")
+
+    gr = sub.add_parser("grade", help="autograde a folder of submissions: SUBMISSIONS/<student>/<assignment>/*.ipynb")
+    gr.add_argument("submissions")
+    gr.add_argument("--out", required=True, help="folder for grades.csv, feedback/ and report.txt")
+    return p
+
+
+def _quiet_nbgrader():
+    for name in ("traitlets", "nbgrader", "GenerateAssignment", "Autograde", "GenerateFeedback"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def cmd_lab(root, args):
+    from autograder.workspace import sync_workspace
+
+    ws = Path(args.workspace) if args.workspace else root / "workspace"
+    added, updated, kept = sync_workspace(root, ws)
+    print(f"Workspace {ws}: {len(added)} file(s) added, {len(updated)} updated, {len(kept)} of your changed file(s) kept as they are.")
+    for rel in kept:
+        if rel.endswith(".ipynb"):
+            print(f"  kept your version of {rel}")
+    if args.sync_only:
+        return 0
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={ws}", "--ServerApp.ip=127.0.0.1"]
+    if args.port:
+        argv.append(f"--ServerApp.port={args.port}")
+    if args.no_browser:
+        argv.append("--no-browser")
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+
+
+def cmd_release(root, args):
+    from autograder.release import release
+
+    written = release(root, args.out, args.assignments or None)
+    print(f"Released {len(written)} assignment(s) to {Path(args.out)}: " + ", ".join(p.name for p in written))
+    return 0
+
+
+def cmd_check(root, args):
+    from autograder.grading import check_notebook, report_lines
+
+    res = check_notebook(root, args.notebook)
+    print("\n".join(report_lines(res)))
+    return 0
+
+
+def cmd_grade(root, args):
+    from autograder.grading import grade_class
+
+    results, skipped = grade_class(root, args.submissions, args.out)
+    for line in skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    bad = sum(1 for r in results if r.problems)
+    print(f"Graded {len(results)} submission(s) ({bad} with problems, see report.txt); wrote {Path(args.out) / 'grades.csv'} and feedback/.")
+    return 0
+
+
+COMMANDS = {"lab": cmd_lab, "release": cmd_release, "check": cmd_check, "grade": cmd_grade}
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    _quiet_nbgrader()
+    warnings.simplefilter("ignore")  # library warnings (nbformat, jupyter_client) are not the user's business
+    try:
+        from autograder.course_dir import find_course_root
+
+        root = find_course_root(args.course_dir)
+        return COMMANDS[args.command](root, args) or 0
+    except CourseError as e:
+        print(f"course {args.command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"course {args.command}: interrupted; files already written are complete.", file=sys.stderr)
+        return 130
+    except Exception as e:  # the last resort: one sentence, never a bare traceback
+        if os.environ.get("COURSE_DEBUG"):
+            raise
+        print(f"course {args.command}: unexpected error ({type(e).__name__}: {e}); rerun with COURSE_DEBUG=1 for details and report it.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

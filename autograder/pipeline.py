@@ -1,0 +1,176 @@
+"""nbgrader's own pipeline, run in a private staging course directory.
+
+The repository's ``notebooks/`` is nbgrader's source directory. Every command works on a
+fresh staging copy (``source/<assignment>/`` = the source notebooks plus the student copy of
+``course_lib``) with its own gradebook, so nothing in the checkout is ever written, and the
+instructor's files never sit next to a student's notebook while it runs.
+
+Steps, as nbgrader names them:
+
+* ``generate_assignment``: solutions cut (``### BEGIN SOLUTION`` ... ``### END SOLUTION``),
+  hidden tests cut (``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS``) and stored in the
+  gradebook, outputs cleared, cells locked and checksummed.
+* ``autograde``: test cells restored from the gradebook (hidden tests included), the notebook
+  executed with ``COURSE_GRADING=1`` in the kernel's environment, scores saved.
+* ``generate_feedback``: HTML from the autograded notebook, after :mod:`autograder.feedback`
+  has cut the hidden tests and reduced every traceback to its message.
+"""
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.utils import capture_log
+from traitlets.config import Config
+
+from autograder import CourseError
+from autograder.course_dir import list_assignments, notebooks_of
+from autograder.feedback import ShortenTracebacks
+from autograder.student_lib import copy_student_lib
+from course_lib.runtime import GRADING_ENV
+
+COURSE_ID = "optim-course"
+CELL_TIMEOUT_S = 120
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def _put_own_bin_on_path():
+    """nbgrader runs ``alembic`` (its database migrations) from PATH; make it this environment's."""
+    bin_dir = os.path.dirname(sys.executable)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if bin_dir not in parts:
+        os.environ["PATH"] = os.pathsep.join([bin_dir] + parts)
+
+
+_put_own_bin_on_path()
+
+
+def nbgrader_config(stage):
+    c = Config()
+    c.CourseDirectory.root = str(stage)
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.db_url = f"sqlite:///{stage}/gradebook.db"
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".*"]
+    c.ClearSolutions.code_stub = {"python": STUB}
+    c.Execute.timeout = CELL_TIMEOUT_S
+    c.Autograde.create_student = True
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortenTracebacks, CSSHTMLHeaderPreprocessor]
+    c.ClearHiddenTests.enforce_metadata = True
+    return c
+
+
+@contextlib.contextmanager
+def _env(**values):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run(app_cls, stage, config, what, **attrs):
+    coursedir = CourseDirectory(config=config)
+    for k, v in attrs.items():
+        setattr(coursedir, k, v)
+    app = app_cls(coursedir=coursedir, config=config)
+    if hasattr(app, "force"):
+        app.force = True
+    result = capture_log(app)
+    if not result["success"]:
+        log = result.get("log", "") + result.get("error", "")
+        raise PipelineError(what, log)
+    return result
+
+
+class PipelineError(Exception):
+    def __init__(self, what, log):
+        super().__init__(f"nbgrader could not {what}")
+        self.what = what
+        self.log = log
+
+
+class Stage:
+    """A private nbgrader course directory for one command; delete it with :meth:`close`."""
+
+    def __init__(self, course_root, assignments=None, keep=None):
+        self.course_root = Path(course_root)
+        self.dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="course-stage-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._owned = keep is None
+        self.config = nbgrader_config(self.dir)
+        self.assignments = list(assignments) if assignments is not None else list_assignments(self.course_root)
+        for a in self.assignments:
+            src = self.course_root / "notebooks" / a
+            dest = self.dir / "source" / a
+            shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "course_lib"))
+            copy_student_lib(dest)
+            _run(GenerateAssignment, self.dir, self.config, f"generate the student version of {a}", assignment_id=a)
+
+    def close(self):
+        if self._owned:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- release -------------------------------------------------------------------------
+    def release_dir(self, assignment):
+        return self.dir / "release" / assignment
+
+    # -- grading -------------------------------------------------------------------------
+    def submit(self, student, assignment, notebooks):
+        """Place a submission: ``notebooks`` maps notebook name -> path of the file to use."""
+        dest = self.dir / "submitted" / student / assignment
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        for name, path in notebooks.items():
+            shutil.copyfile(path, dest / f"{name}.ipynb")
+        return dest
+
+    def autograde(self, student, assignment):
+        with _env(**{GRADING_ENV: "1"}):
+            _run(Autograde, self.dir, self.config, f"autograde {assignment} for {student}", assignment_id=assignment, student_id=student)
+
+    def feedback(self, student, assignment):
+        _run(GenerateFeedback, self.dir, self.config, f"write feedback on {assignment} for {student}", assignment_id=assignment, student_id=student)
+        return self.dir / "feedback" / student / assignment
+
+    def autograded_notebook(self, student, assignment, notebook):
+        return self.dir / "autograded" / student / assignment / f"{notebook}.ipynb"
+
+    def scores(self, student, assignment):
+        """``{notebook: [(grade_id, score, max_score), ...]}`` and the assignment's (score, max_score)."""
+        per_nb = {}
+        with Gradebook(self.config.CourseDirectory.db_url, COURSE_ID) as gb:
+            try:
+                sub = gb.find_submission(assignment, student)
+            except MissingEntry:
+                raise CourseError(f"No grade was recorded for {student}/{assignment}.") from None
+            for nb in sub.notebooks:
+                per_nb[nb.name] = [(g.name, float(g.score), float(g.max_score)) for g in nb.grades]
+            return per_nb, (float(sub.score), float(sub.max_score))
+
+    def max_score(self, assignment):
+        with Gradebook(self.config.CourseDirectory.db_url, COURSE_ID) as gb:
+            return float(gb.find_assignment(assignment).max_score)
+
+
+def expected_notebooks(course_root, assignment):
+    return notebooks_of(course_root, assignment)

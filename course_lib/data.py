@@ -1,0 +1,66 @@
+"""Reference solution for notebook 02: cutting a data set into mini-batches.
+
+One epoch of mini-batch SGD visits every example once, in a fresh random order each
+epoch. :func:`minibatches` draws that order from a NumPy random ``Generator``, so the same
+seed gives the same batches, on NumPy arrays and torch tensors alike.
+"""
+
+import numbers
+
+import numpy as np
+
+from course_lib import _backend as B
+
+
+def _take(a, idx):
+    """Rows ``idx`` of ``a`` as a new array (fancy indexing copies; slicing would not)."""
+    if B.is_tensor(a):
+        import torch
+
+        return a[torch.as_tensor(idx, dtype=torch.long, device=a.device)]
+    return a[idx]
+
+
+def minibatches(X, y, batch_size, rng=None):
+    r"""Split ``(X, y)`` into mini-batches after one shuffle shared by ``X`` and ``y``.
+
+    With a permutation :math:`\pi` of :math:`0, \dots, N-1` drawn once from ``rng``, batch
+    ``k`` holds the rows :math:`\pi(kB), \dots, \pi(\min((k+1)B, N) - 1)` of ``X`` **and**
+    of ``y``, so every pair ``(X[i], y[i])`` stays together, every row appears in exactly
+    one batch, and the last batch is smaller when ``B`` does not divide ``N`` (it is kept,
+    not dropped: ``ceil(N / B)`` batches in all, like ``torch.utils.data.DataLoader`` with
+    ``drop_last=False``).
+
+    Args:
+        X: ``(N, ...)`` NumPy array or torch tensor (a list is converted to an array).
+        y: ``(N, ...)`` array or tensor of targets, same ``N``.
+        batch_size: ``B``, an integer ``>= 1``.
+        rng: a ``numpy.random.Generator`` (e.g. ``np.random.default_rng(0)``) whose
+            ``permutation(N)`` gives the order; ``None`` keeps the original order.
+
+    Returns:
+        A list of ``(X_batch, y_batch)`` pairs, each a new array of its input's kind.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise TypeError(f"minibatches needs an integer batch_size, got {batch_size!r}.")
+    if batch_size < 1:
+        raise ValueError(f"minibatches needs batch_size >= 1, got batch_size={batch_size}.")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"minibatches needs rng to be a numpy Generator such as np.random.default_rng(0), or None, "
+            f"got {type(rng).__name__}."
+        )
+    X = X if B.is_tensor(X) or isinstance(X, np.ndarray) else np.asarray(X)
+    y = y if B.is_tensor(y) or isinstance(y, np.ndarray) else np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError("minibatches needs X and y with one row per example, got a scalar.")
+    n = len(X)
+    if len(y) != n:
+        raise ValueError(
+            f"minibatches needs as many targets as examples, got len(X)={n} and len(y)={len(y)}."
+        )
+    order = np.arange(n) if rng is None else rng.permutation(n)
+    return [
+        (_take(X, order[start : start + batch_size]), _take(y, order[start : start + batch_size]))
+        for start in range(0, n, batch_size)
+    ]

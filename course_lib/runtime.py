@@ -1,0 +1,37 @@
+"""Where a notebook is running: grading or not, CPU or GPU, and how big its demos may be.
+
+``course grade`` and ``course check`` set the environment variable ``COURSE_GRADING=1``
+in the kernels they start; demo cells call :func:`is_grading` to skip or shrink
+themselves, so grading a notebook stays fast.
+"""
+
+import os
+
+GRADING_ENV = "COURSE_GRADING"
+
+
+def is_grading():
+    """True while the notebook is being autograded (``COURSE_GRADING=1``)."""
+    return os.environ.get(GRADING_ENV, "") not in ("", "0", "false", "False")
+
+
+def device():
+    """``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def demo_size(full, small, grading=None):
+    """Pick a demo's size: ``full`` on a GPU, ``small`` on CPU, ``min(small, 1/10 of it)`` when grading.
+
+    Use it for epochs, steps or sample counts in heavy demo cells.
+    """
+    grading = is_grading() if grading is None else grading
+    if grading:
+        return max(1, min(small, small // 10 or 1))
+    try:
+        on_gpu = device() == "cuda"
+    except ImportError:
+        on_gpu = False
+    return full if on_gpu else small

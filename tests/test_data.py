@@ -1,0 +1,83 @@
+"""course_lib.data.minibatches: a shared shuffle, every row once, pairs kept, last batch kept."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib.data import minibatches
+
+
+def _dataset(n, d=3):
+    # row i of X starts with i, and y[i] = 10 * i + 7: a pair can be checked after any shuffle
+    X = np.concatenate([np.arange(n)[:, None], np.random.default_rng(n).normal(size=(n, d - 1))], axis=1)
+    y = 10 * np.arange(n) + 7
+    return X, y
+
+
+@pytest.mark.parametrize("n,batch_size", [(10, 3), (10, 5), (10, 1), (10, 10), (10, 64), (1, 4), (97, 32)])
+@pytest.mark.parametrize("seed", [None, 0, 1])
+def test_partition_pairs_and_sizes(n, batch_size, seed):
+    X, y = _dataset(n)
+    rng = None if seed is None else np.random.default_rng(seed)
+    batches = minibatches(X, y, batch_size, rng)
+    assert len(batches) == math.ceil(n / batch_size)
+    sizes = [len(xb) for xb, _ in batches]
+    assert all(s == batch_size for s in sizes[:-1])
+    assert sizes[-1] == n - batch_size * (len(batches) - 1)  # the partial batch is kept
+    ids = np.concatenate([xb[:, 0] for xb, _ in batches]).astype(int)
+    assert sorted(ids.tolist()) == list(range(n))  # every row exactly once
+    for xb, yb in batches:
+        assert len(xb) == len(yb)
+        np.testing.assert_array_equal(yb, 10 * xb[:, 0].astype(int) + 7)  # pairs stay together
+        np.testing.assert_array_equal(xb, X[xb[:, 0].astype(int)])  # whole rows, untouched
+    if seed is None:
+        assert ids.tolist() == list(range(n))
+
+
+def test_shuffle_is_the_generators_permutation_and_deterministic():
+    X, y = _dataset(50)
+    a = minibatches(X, y, 8, np.random.default_rng(42))
+    b = minibatches(X, y, 8, np.random.default_rng(42))
+    for (xa, ya), (xb, yb) in zip(a, b):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    order = np.concatenate([xb[:, 0] for xb, _ in a]).astype(int)
+    np.testing.assert_array_equal(order, np.random.default_rng(42).permutation(50))
+    c = minibatches(X, y, 8, np.random.default_rng(43))
+    assert not np.array_equal(np.concatenate([xb[:, 0] for xb, _ in c]), order)
+    # one generator, two epochs: two different orders
+    rng = np.random.default_rng(0)
+    e1 = np.concatenate([xb[:, 0] for xb, _ in minibatches(X, y, 8, rng)])
+    e2 = np.concatenate([xb[:, 0] for xb, _ in minibatches(X, y, 8, rng)])
+    assert not np.array_equal(e1, e2)
+
+
+def test_torch_tensors_and_no_aliasing():
+    X, y = _dataset(13)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    X0 = X.copy()
+    batches = minibatches(Xt, yt, 4, np.random.default_rng(0))
+    ref = minibatches(X, y, 4, np.random.default_rng(0))
+    assert len(batches) == 4
+    for (xb, yb), (xr, yr) in zip(batches, ref):
+        assert isinstance(xb, torch.Tensor) and isinstance(yb, torch.Tensor)
+        np.testing.assert_array_equal(xb.numpy(), xr)
+        np.testing.assert_array_equal(yb.numpy(), yr)
+    # batches are copies even without shuffling: writing into one leaves X alone
+    xb, _ = minibatches(X, y, 5, None)[0]
+    xb[:] = -1
+    np.testing.assert_array_equal(X, X0)
+
+
+def test_bad_input():
+    X, y = _dataset(6)
+    with pytest.raises(ValueError, match="len"):
+        minibatches(X, y[:5], 2, None)
+    with pytest.raises(ValueError, match="batch_size"):
+        minibatches(X, y, 0, None)
+    with pytest.raises(TypeError, match="batch_size"):
+        minibatches(X, y, 2.5, None)
+    with pytest.raises(TypeError, match="Generator"):
+        minibatches(X, y, 2, 0)
