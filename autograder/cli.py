@@ -67,6 +67,8 @@ def cmd_lab(root, args):
     if args.no_browser:
         argv.append("--no-browser")
     sys.stdout.flush()
+    os.environ["COURSE_ROOT"] = str(root)  # kernels find the course's data/ folder through it
+    os.environ.pop("MPLBACKEND", None)  # let ipykernel pick the inline backend
     os.execv(sys.executable, argv)
 
 

@@ -21,7 +21,8 @@ def error_message(output):
     ename = ANSI.sub("", str(output.get("ename", "Error")))
     evalue = ANSI.sub("", str(output.get("evalue", ""))).strip()
     if not evalue:
-        evalue = "a test failed without a message" if ename == "AssertionError" else "(no message)"
+        evalue = {"AssertionError": "a test failed without a message",
+                  "NotImplementedError": "not written yet: replace `raise NotImplementedError()` with your code"}.get(ename, "(no message)")
     line = f"{ename}: {evalue}"
     return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "\u2026"
 

@@ -13,8 +13,6 @@ from tqdm.auto import tqdm
 
 from autograder import CourseError
 from autograder.course_dir import list_assignments, notebooks_of
-from autograder.feedback import cell_messages, order_of
-from autograder.pipeline import PipelineError, Stage
 from autograder.submissions import Submission, collect, read_notebook_problem
 
 GRADES_HEADER = ["student_id", "assignment", "score", "max_score"]
@@ -37,6 +35,8 @@ def _fmt(x):
 
 def grade_submission(stage, sub):
     """Autograde one :class:`Submission` in ``stage``; never raises for a bad submission."""
+    from autograder.feedback import cell_messages, order_of
+    from autograder.pipeline import PipelineError
     res = Result(sub.student, sub.assignment, max_score=stage.max_score(sub.assignment), problems=list(sub.problems))
     if not sub.notebooks:
         return res
@@ -45,8 +45,7 @@ def grade_submission(stage, sub):
         stage.autograde(sub.student, sub.assignment)
         per_nb, (res.score, res.max_score) = stage.scores(sub.student, sub.assignment)
     except PipelineError as e:
-        last = next((ln for ln in reversed(e.log.strip().splitlines()) if ln.strip()), "no log")
-        res.problems.append(f"The submission could not be graded ({last.strip()[:200]}); it scores 0.")
+        res.problems.append(f"The submission could not be graded ({e.reason}); it scores 0.")
         res.score = 0.0
         return res
     for nb_name in notebooks_of(stage.course_root, sub.assignment):
@@ -92,6 +91,8 @@ def check_notebook(course_root, path):
     assignment = _assignment_for(course_root, path)
     names = notebooks_of(course_root, assignment)
     name = path.stem if path.stem in names else names[0]
+    from autograder.pipeline import Stage  # nbgrader takes seconds to import: only once the input is good
+
     sub = Submission("you", assignment, path.parent, {name: path})
     if path.stem not in names:
         sub.problems.append(f"{path.name} was graded as {name}.ipynb of {assignment}.")
@@ -139,6 +140,8 @@ def grade_class(course_root, submissions_dir, out_dir, workers=1, progress=True)
     subs, skipped = collect(submissions_dir, expected)
     if not subs:
         raise CourseError(f"No submissions found in {submissions_dir}: expected {submissions_dir}/<student>/<assignment>/<notebook>.ipynb with assignments among {', '.join(expected)}.")
+    from autograder.pipeline import Stage
+
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     with Stage(course_root, sorted({s.assignment for s in subs})) as stage:

@@ -18,6 +18,7 @@ Steps, as nbgrader names them:
 
 import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -61,6 +62,8 @@ def nbgrader_config(stage):
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".*"]
     c.ClearSolutions.code_stub = {"python": STUB}
     c.Execute.timeout = CELL_TIMEOUT_S
+    # nbgrader's own default plus a quiet kernel log (no start-up warnings mixed into our output)
+    c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
     c.Autograde.create_student = True
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortenTracebacks, CSSHTMLHeaderPreprocessor]
     c.ClearHiddenTests.enforce_metadata = True
@@ -100,6 +103,13 @@ class PipelineError(Exception):
         super().__init__(f"nbgrader could not {what}")
         self.what = what
         self.log = log
+
+    @property
+    def reason(self):
+        """The most specific error line of nbgrader's log (not its generic wrap-up)."""
+        lines = [ln.strip() for ln in self.log.splitlines()]
+        errors = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception|Exit)\b.*:", ln) and "NbGraderException" not in ln]
+        return (errors or [ln for ln in lines if ln] or ["no log"])[-1][:200]
 
 
 class Stage:
@@ -145,7 +155,8 @@ class Stage:
         return dest
 
     def autograde(self, student, assignment):
-        with _env(**{GRADING_ENV: "1"}):
+        # MPLBACKEND=Agg: figures are drawn but not rendered into the notebook (faster, smaller feedback)
+        with _env(**{GRADING_ENV: "1", "MPLBACKEND": "Agg"}):
             _run(Autograde, self.dir, self.config, f"autograde {assignment} for {student}", assignment_id=assignment, student_id=student)
 
     def feedback(self, student, assignment):

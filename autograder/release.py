@@ -12,7 +12,6 @@ from pathlib import Path
 
 from autograder import CourseError
 from autograder.course_dir import check_assignment, list_assignments
-from autograder.pipeline import Stage
 
 MARKER = ".course-release"
 
@@ -31,6 +30,8 @@ def release(course_root, out_dir, assignments=None):
         dest = out_dir / a
         if dest.exists() and not (dest / MARKER).exists():
             raise CourseError(f"{dest} already exists and was not written by `course release`; move it away or choose another --out.")
+    from autograder.pipeline import Stage  # nbgrader takes seconds to import: only once the input is good
+
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with Stage(course_root, assignments) as stage:

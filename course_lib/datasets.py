@@ -41,6 +41,8 @@ import tempfile
 
 import numpy as np
 
+from course_lib import runtime
+
 #: Per-channel mean and standard deviation of the official CIFAR-10 training images (pixel
 #: values scaled to [0, 1]); :func:`cifar10_tensors` normalizes with them.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -289,8 +291,10 @@ def synthetic_cifar10_images(n, seed=0):
     a colour near the class's hue on a random background colour. Every image draws its own
     frequency, phase, position, contrast and colour, then gets Gaussian pixel noise
     (std 0.12 on the [0, 1] scale). Colour alone says a little about the class, the pattern
-    says the rest, so a small CNN learns it well above chance (10%) in a few seconds while an
-    MLP on raw pixels does worse: there is something for better optimizers to win.
+    says the rest. It is learnable but not instantly: on 3 000 images, three epochs take
+    ``SmallCNN(width=16)`` with SGD + momentum from 10% (chance) to about 70% test
+    accuracy in a few seconds of one CPU core, so better and worse optimizers and learning
+    rates give visibly different curves.
 
     Labels are balanced (``n // 10`` or one more per class) and shuffled.
 
@@ -571,7 +575,7 @@ def _take_subset(dataset, subset, seed):
     return dataset
 
 
-def load_cifar10(root="data", train=True, subset=None, seed=0, fallback=True, transform=None):
+def load_cifar10(root=None, train=True, subset=None, seed=0, fallback=True, transform=None):
     """CIFAR-10 as a ``torchvision.datasets.CIFAR10`` object, read from ``<root>/cifar-10-batches-py``.
 
     Never downloads. Which files are read:
@@ -595,7 +599,8 @@ def load_cifar10(root="data", train=True, subset=None, seed=0, fallback=True, tr
     ``torchvision.datasets.CIFAR10("data", download=True)``.
 
     Args:
-        root: folder that holds (or will hold) ``cifar-10-batches-py``.
+        root: folder that holds (or will hold) ``cifar-10-batches-py``; ``None`` means
+            :func:`course_lib.runtime.data_dir` (the course's ``data/`` folder).
         train: the 50 000 training images if True, the 10 000 test images if False.
         subset: if an int, keep only this many images, drawn at random without replacement
             (``seed``) and kept in file order; ``None`` or a number at least the set's size
@@ -614,7 +619,7 @@ def load_cifar10(root="data", train=True, subset=None, seed=0, fallback=True, tr
     """
     if subset is not None and (not isinstance(subset, (int, np.integer)) or isinstance(subset, bool) or subset < 1):
         raise ValueError(f"subset must be None or a positive int, got {subset!r}.")
-    root = os.fspath(root)
+    root = os.fspath(runtime.data_dir() if root is None else root)
     folder = os.path.join(root, CIFAR10_FOLDER)
     missing = _missing_files(folder)
     if not missing:
@@ -640,7 +645,7 @@ def load_cifar10(root="data", train=True, subset=None, seed=0, fallback=True, tr
     return dataset
 
 
-def cifar10_tensors(root="data", train=True, subset=None, device=None, *, seed=0, fallback=True, normalize=True):
+def cifar10_tensors(root=None, train=True, subset=None, device=None, *, seed=0, fallback=True, normalize=True):
     """CIFAR-10 (or its synthetic stand-in) as two tensors on ``device``, ready to train on.
 
     Reads the files with :func:`load_cifar10` (same ``root``, ``train``, ``subset``,

@@ -35,3 +35,17 @@ def demo_size(full, small, grading=None):
     except ImportError:
         on_gpu = False
     return full if on_gpu else small
+
+
+def data_dir():
+    """Where data sets live: ``$COURSE_DATA``, else ``$COURSE_ROOT/data`` (``./course`` sets
+    ``COURSE_ROOT`` for JupyterLab and its kernels), else ``./data``.
+
+    So ``CIFAR-10`` is looked for in the course's one ``data/`` folder whichever notebook
+    folder a kernel runs in.
+    """
+    if os.environ.get("COURSE_DATA"):
+        return os.environ["COURSE_DATA"]
+    if os.environ.get("COURSE_ROOT"):
+        return os.path.join(os.environ["COURSE_ROOT"], "data")
+    return "data"

@@ -260,7 +260,8 @@ def train(
             bar.set_description(f"epoch {epoch + 1}/{epochs}")
             model.train()
             start = time.perf_counter()
-            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+            # float64 sums are exact enough for any epoch; MPS (Apple GPUs) has no float64
+            loss_sum = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
             count = 0
             step_losses = []
             for xb, yb in _batches(train_prepared, batch_size, device, generator):
@@ -275,7 +276,7 @@ def train(
                     scheduler.step()
                 loss = loss.detach()
                 step_losses.append(loss)
-                loss_sum += loss.to(torch.float64) * len(yb)
+                loss_sum += loss.to(loss_sum.dtype) * len(yb)
                 count += len(yb)
                 step += 1
                 bar.update(1)
