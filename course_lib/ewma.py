@@ -17,11 +17,10 @@ This is the average that momentum (``exp_avg`` in Adam), RMSProp and Adam keep o
 gradients and of their squares; Adam's bias correction is exactly the one here.
 """
 
-import operator
-
 import numpy as np
 
 from course_lib import _backend as B
+from course_lib._args import as_int
 
 
 def _check_beta(name, beta):
@@ -99,12 +98,7 @@ def ewma_weights(t, beta, bias_correction=False):
     """
     name = "ewma_weights"
     _check_beta(name, beta)
-    try:
-        t = operator.index(t)
-    except TypeError:
-        raise TypeError(f"{name}: t must be an integer (the number of points), got {t!r}.") from None
-    if t < 0:
-        raise ValueError(f"{name}: t must be >= 0, got t={t}.")
+    t = as_int(name, "t", t, 0)
     ages = np.arange(t - 1, -1, -1, dtype=float)  # t - k for k = 1..t
     weights = (1 - beta) * float(beta) ** ages
     if bias_correction and t > 0:

@@ -27,28 +27,17 @@ All functions return plain Python floats.
 """
 
 import math
-import operator
+
+from course_lib._args import as_int
 
 
 def _step_index(name, t):
     """``t`` as a non-negative Python int, or a clear error."""
-    try:
-        t = operator.index(t)
-    except TypeError:
-        raise TypeError(f"{name}: the step t must be an integer (0, 1, 2, ...), got {t!r}.") from None
-    if t < 0:
-        raise ValueError(f"{name}: the step t must be >= 0, got t={t}.")
-    return t
+    return as_int(name, "t", t, 0)
 
 
 def _positive_int(name, key, value):
-    try:
-        value_int = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: {key} must be a positive integer, got {value!r}.") from None
-    if value_int < 1:
-        raise ValueError(f"{name}: {key} must be a positive integer, got {key}={value}.")
-    return value_int
+    return as_int(name, key, value, 1)
 
 
 def _nonneg(name, **values):

@@ -19,8 +19,8 @@ function (the student's own, or one built on ``torch.optim``)::
 
 Every explorer also exposes ``explorer.draw(**values)``, which returns the same figure for
 given values without any widget (tests and graded runs call it). While a notebook is
-being graded (:func:`course_lib.runtime.is_grading`), the explorers are built but draw
-nothing until a value changes by hand.
+being graded (:func:`course_lib.runtime.is_grading`), the explorers are built but never
+redraw (neither when built nor when a control changes); ``draw`` still works.
 
 How the redraw works: each change of a control renders the figure to PNG and replaces
 the contents of an ``ipywidgets.Output`` (``clear_output(wait=True)``, so the old image
@@ -46,6 +46,7 @@ from course_lib.plotting import PALETTE, draw_paths_and_losses
 
 __all__ = [
     "Explorer",
+    "ExplorerFigure",
     "make_control",
     "optimizer_explorer",
     "compare_explorer",
@@ -127,6 +128,19 @@ def _format_values(values):
 
 
 # ------------------------------------------------------------------------------ Explorer
+class ExplorerFigure(Figure):
+    """A matplotlib ``Figure`` outside pyplot that shows itself as a PNG in a notebook.
+
+    A plain ``Figure`` only renders in a notebook once pyplot has set up its inline
+    backend; this one renders even in a notebook that never imported pyplot.
+    """
+
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=getattr(self, "_png_dpi", 90))
+        return buffer.getvalue()
+
+
 class Explorer(widgets.VBox):
     """Controls above an output area that shows ``draw_fn``'s figure for their current values.
 
@@ -164,15 +178,17 @@ class Explorer(widgets.VBox):
     def draw(self, **values):
         """The figure for the current control values, with ``values`` overriding some of them.
 
-        Returns a ``matplotlib.figure.Figure`` that pyplot does not manage (no need to close
-        it; show it in a notebook with ``IPython.display.display(fig)`` or save it).
+        Returns a ``matplotlib.figure.Figure`` that pyplot does not manage: no need to close
+        it, and it shows as a PNG when it is the last expression of a notebook cell (or with
+        ``IPython.display.display(fig)``).
         """
         unknown = sorted(set(values) - set(self.controls))
         if unknown:
             raise TypeError(
                 f"draw() got unknown value(s) {unknown}; this explorer's controls are {sorted(self.controls)}."
             )
-        fig = Figure(figsize=self.figsize)
+        fig = ExplorerFigure(figsize=self.figsize)
+        fig._png_dpi = self.dpi
         self._draw_fn(fig, **{**self.values, **values})
         return fig
 
