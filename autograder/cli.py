@@ -66,6 +66,8 @@ def cmd_lab(root, args):
         argv.append(f"--ServerApp.port={args.port}")
     if args.no_browser:
         argv.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")  # containers and CI machines run as root; Jupyter refuses that by default
     sys.stdout.flush()
     os.environ["COURSE_ROOT"] = str(root)  # kernels find the course's data/ folder through it
     os.environ.pop("MPLBACKEND", None)  # let ipykernel pick the inline backend

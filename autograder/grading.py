@@ -2,6 +2,7 @@
 
 import csv
 import html
+import io
 import os
 import shutil
 import sys
@@ -155,20 +156,12 @@ def grade_class(course_root, submissions_dir, out_dir, workers=1, progress=True)
                     shutil.copyfile(res.feedback[nb_name], fb_dest / f"{nb_name}.html")
                 else:
                     _write_atomic(fb_dest / f"{nb_name}.html", _problem_page(res, nb_name))
-    rows = [GRADES_HEADER] + [[r.student, r.assignment, _fmt(r.score), _fmt(r.max_score)] for r in results]
-    _write_atomic(out_dir / "grades.csv", "".join(",".join(map(_csv_field, row)) + "\n" for row in rows))
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(GRADES_HEADER)
+    writer.writerows([r.student, r.assignment, _fmt(r.score), _fmt(r.max_score)] for r in results)
+    _write_atomic(out_dir / "grades.csv", table.getvalue())
     report = skipped + [ln for r in results for ln in report_lines(r, verbose=False)]
     _write_atomic(out_dir / "report.txt", "\n".join(report) + "\n")
     return results, skipped
 
-
-def _csv_field(value):
-    text = str(value)
-    if any(ch in text for ch in ',"\n\r'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def read_grades(path):
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))

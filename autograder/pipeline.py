@@ -33,7 +33,7 @@ from nbgrader.utils import capture_log
 from traitlets.config import Config
 
 from autograder import CourseError
-from autograder.course_dir import list_assignments, notebooks_of
+from autograder.course_dir import list_assignments
 from autograder.feedback import ShortenTracebacks
 from autograder.student_lib import copy_student_lib
 from course_lib.runtime import GRADING_ENV
@@ -182,6 +182,3 @@ class Stage:
         with Gradebook(self.config.CourseDirectory.db_url, COURSE_ID) as gb:
             return float(gb.find_assignment(assignment).max_score)
 
-
-def expected_notebooks(course_root, assignment):
-    return notebooks_of(course_root, assignment)

@@ -3,7 +3,6 @@
 Timing is measured by benchmarks/notebook_times.py, not asserted here.
 """
 
-import os
 
 import nbformat
 import pytest

@@ -12,7 +12,7 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ROOT, run_course
+from conftest import run_course
 from notebook_text import SOURCE_NOTEBOOKS, hidden_test_lines, html_text, notebook_text, public_test_lines, solution_lines
 
 import course_lib
@@ -86,6 +86,12 @@ def graded(tmp_path_factory, released):
             shutil.copy(nb, subs / student / a / src.name)
         (subs / "carl_broken" / a).mkdir(parents=True, exist_ok=True)
         (subs / "carl_broken" / a / src.name).write_text("{ this is not json")
+    # one known mistake in notebook 01 (an equal loss counted as an improvement) must cost exactly that exercise
+    nb01 = next(p for p in SOURCE_NOTEBOOKS if p.parent.name == "01_gradient_descent")
+    wrong = nb01.read_text().replace("if loss < best - min_delta:", "if loss <= best - min_delta:")
+    assert wrong != nb01.read_text()
+    (subs / "dan_partial" / nb01.parent.name).mkdir(parents=True)
+    (subs / "dan_partial" / nb01.parent.name / nb01.name).write_text(wrong)
     out = tmp_path_factory.mktemp("graded")
     proc = run_course("grade", subs, "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -104,6 +110,14 @@ def test_grades_full_marks_for_the_source_and_zero_for_the_release(graded):
         assert float(sol["score"]) == float(sol["max_score"]), f"{a}: the source notebook lost points"
         assert float(blank["score"]) == 0.0, f"{a}: the unmodified release scored {blank['score']}"
         assert float(by[("carl_broken", a)]["score"]) == 0.0
+    partial = by[("dan_partial", "01_gradient_descent")]
+    assert (float(partial["score"]), float(partial["max_score"])) == (7.0, 10.0), partial
+
+
+def test_partial_feedback_names_the_failed_exercise_and_the_mistake(graded):
+    out, _, _ = graded
+    text = html_text(out / "feedback" / "dan_partial" / "01_gradient_descent" / "01_gradient_descent.html")
+    assert "An equal loss is not an improvement" in text
 
 
 def test_a_broken_submission_is_reported_in_one_sentence_and_the_batch_goes_on(graded):

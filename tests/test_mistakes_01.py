@@ -1,0 +1,138 @@
+"""Notebook 01: wrong answers students write, each of which must fail its tests (and lose the points).
+
+Where the mistake can be recognised, the failure message must name it.
+"""
+
+import pytest
+
+from mistakes import run_tests_against
+from notebook_text import ROOT
+
+NB = ROOT / "notebooks" / "01_gradient_descent" / "01_gradient_descent.ipynb"
+
+MISTAKES = [
+    ("test_numerical_gradient", "one-sided difference", """
+def numerical_gradient(f, w, h=1e-5):
+    w = np.array(w, dtype=float); g = np.zeros_like(w); fw = f(w)
+    for i in range(w.size):
+        old = w.flat[i]; w.flat[i] = old + h; g.flat[i] = (f(w) - fw) / h; w.flat[i] = old
+    return g
+""", "one-sided difference"),
+    ("test_numerical_gradient", "divides by h, not 2h", """
+def numerical_gradient(f, w, h=1e-5):
+    w = np.array(w, dtype=float); g = np.zeros_like(w)
+    for i in range(w.size):
+        old = w.flat[i]; w.flat[i] = old + h; fp = f(w); w.flat[i] = old - h; fm = f(w); w.flat[i] = old
+        g.flat[i] = (fp - fm) / h
+    return g
+""", "twice the true gradient"),
+    ("test_numerical_gradient", "perturbs the caller's array and never restores it", """
+def numerical_gradient(f, w, h=1e-5):
+    g = np.zeros_like(w)
+    for i in range(w.size):
+        w.flat[i] += h; fp = f(w); w.flat[i] -= 2 * h; fm = f(w)
+        g.flat[i] = (fp - fm) / (2 * h)
+    return g
+""", "modified its input"),
+    ("test_numerical_gradient", "ignores h", """
+def numerical_gradient(f, w, h=1e-5):
+    h = 1e-5
+    w = np.array(w, dtype=float); g = np.zeros_like(w)
+    for i in range(w.size):
+        old = w.flat[i]; w.flat[i] = old + h; fp = f(w); w.flat[i] = old - h; fm = f(w); w.flat[i] = old
+        g.flat[i] = (fp - fm) / (2 * h)
+    return g
+""", "ignored the argument h"),
+    ("test_numerical_gradient", "only works for vectors", """
+def numerical_gradient(f, w, h=1e-5):
+    w = np.array(w, dtype=float); g = np.zeros(len(w))
+    for i in range(len(w)):
+        e = np.zeros(len(w)); e[i] = h
+        g[i] = (f(w + e) - f(w - e)) / (2 * h)
+    return g
+""", None),
+    ("test_gd_step", "steps uphill", "def gd_step(w, grad, lr):\n    return w + lr * grad\n", "stepped uphill"),
+    ("test_gd_step", "forgets the learning rate", "def gd_step(w, grad, lr):\n    return w - grad\n", "learning rate is missing"),
+    ("test_gd_step", "updates in place", "def gd_step(w, grad, lr):\n    w -= lr * grad\n    return w\n", "modified its input"),
+    ("test_gradient_descent", "leaves out the start", """
+def gd_step(w, grad, lr):
+    return w - lr * grad
+def gradient_descent(grad, w0, lr, n_steps):
+    w, path = np.array(w0, dtype=float), []
+    for _ in range(n_steps):
+        w = gd_step(w, grad(w), lr); path.append(w)
+    return np.array(path)
+""", "shape"),
+    ("test_gradient_descent", "appends the same array object every step", """
+def gradient_descent(grad, w0, lr, n_steps):
+    w = np.array(w0, dtype=float); path = [w]
+    for _ in range(n_steps):
+        w -= lr * grad(w); path.append(w)
+    return np.array(path)
+""", "wrong values"),
+    ("test_gradient_descent", "one step too many", """
+def gd_step(w, grad, lr):
+    return w - lr * grad
+def gradient_descent(grad, w0, lr, n_steps):
+    w = np.array(w0, dtype=float); path = [w]
+    for _ in range(n_steps + 1):
+        w = gd_step(w, grad(w), lr); path.append(w)
+    return np.array(path)
+""", "shape"),
+    ("test_should_stop", "counts an equal loss as an improvement", """
+def should_stop(losses, patience, min_delta=0.0):
+    best, wait = np.inf, 0
+    for loss in losses:
+        if loss <= best - min_delta:
+            best, wait = loss, 0
+        else:
+            wait += 1
+    return wait >= patience
+""", "equal loss is not an improvement"),
+    ("test_should_stop", "ignores min_delta", """
+def should_stop(losses, patience, min_delta=0.0):
+    best, wait = np.inf, 0
+    for loss in losses:
+        if loss < best:
+            best, wait = loss, 0
+        else:
+            wait += 1
+    return wait >= patience
+""", "min_delta"),
+    ("test_should_stop", "compares with the previous loss, not the best", """
+def should_stop(losses, patience, min_delta=0.0):
+    prev, wait = np.inf, 0
+    for loss in losses:
+        wait = 0 if loss < prev - min_delta else wait + 1
+        prev = loss
+    return wait >= patience
+""", None),
+    ("test_should_stop", "stops one step late (wait > patience)", """
+def should_stop(losses, patience, min_delta=0.0):
+    best, wait = np.inf, 0
+    for loss in losses:
+        if loss < best - min_delta:
+            best, wait = loss, 0
+        else:
+            wait += 1
+    return wait > patience
+""", None),
+]
+
+
+@pytest.mark.parametrize("grade_id,name,answer,named", MISTAKES, ids=[f"{m[0]}: {m[1]}" for m in MISTAKES])
+def test_every_mistake_loses_the_points(grade_id, name, answer, named):
+    message = run_tests_against(NB, grade_id, answer)
+    assert message is not None, f"the mistake '{name}' passes every test of {grade_id}"
+    if named:
+        assert named in message, f"'{name}' failed with a message that does not name it: {message}"
+
+
+def test_the_reference_answers_pass():
+    """The harness itself: the source notebook's own solutions pass every test cell."""
+    import nbformat
+
+    cells = nbformat.read(str(NB), as_version=4).cells
+    solutions = "\n".join(c.source for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    for gid in ("test_numerical_gradient", "test_gd_step", "test_gradient_descent", "test_should_stop"):
+        assert run_tests_against(NB, gid, solutions) is None, gid
