@@ -36,7 +36,8 @@ def minibatches(X, y, batch_size, rng=None):
         y: ``(N, ...)`` array or tensor of targets, same ``N``.
         batch_size: ``B``, an integer ``>= 1``.
         rng: a ``numpy.random.Generator`` (e.g. ``np.random.default_rng(0)``) whose
-            ``permutation(N)`` gives the order; ``None`` keeps the original order.
+            ``permutation(N)`` gives the order; a legacy ``RandomState`` works too, an int is
+            taken as the seed of ``default_rng``, and ``None`` keeps the original order.
 
     Returns:
         A list of ``(X_batch, y_batch)`` pairs, each a new array of its input's kind.
@@ -45,9 +46,11 @@ def minibatches(X, y, batch_size, rng=None):
         raise TypeError(f"minibatches needs an integer batch_size, got {batch_size!r}.")
     if batch_size < 1:
         raise ValueError(f"minibatches needs batch_size >= 1, got batch_size={batch_size}.")
-    if rng is not None and not isinstance(rng, np.random.Generator):
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        rng = np.random.default_rng(int(rng))
+    if rng is not None and not isinstance(rng, (np.random.Generator, np.random.RandomState)):
         raise TypeError(
-            f"minibatches needs rng to be a numpy Generator such as np.random.default_rng(0), or None, "
+            f"minibatches needs rng to be a numpy Generator such as np.random.default_rng(0), a seed, or None, "
             f"got {type(rng).__name__}."
         )
     X = X if B.is_tensor(X) or isinstance(X, np.ndarray) else np.asarray(X)

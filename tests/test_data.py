@@ -80,4 +80,15 @@ def test_bad_input():
     with pytest.raises(TypeError, match="batch_size"):
         minibatches(X, y, 2.5, None)
     with pytest.raises(TypeError, match="Generator"):
-        minibatches(X, y, 2, 0)
+        minibatches(X, y, 2, "seed")
+
+
+def test_a_seed_or_a_random_state_also_shuffles_reproducibly():
+    X, y = _dataset(11)
+    by_seed = minibatches(X, y, 4, 7)
+    by_generator = minibatches(X, y, 4, np.random.default_rng(7))
+    for (a, _), (b, _) in zip(by_seed, by_generator):
+        np.testing.assert_array_equal(a, b)
+    legacy = minibatches(X, y, 4, np.random.RandomState(3))
+    order = np.concatenate([xb[:, 0] for xb, _ in legacy]).astype(int)
+    np.testing.assert_array_equal(order, np.random.RandomState(3).permutation(11))
