@@ -71,6 +71,23 @@ def nbgrader_config(stage):
 
 
 @contextlib.contextmanager
+def _stderr_to(path):
+    """Send file descriptor 2 to ``path`` meanwhile: kernels started now inherit it, so their
+    start-up and shut-down noise (ipykernel and zmq print tracebacks there) stays out of the
+    user's terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+@contextlib.contextmanager
 def _env(**values):
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
@@ -156,7 +173,7 @@ class Stage:
 
     def autograde(self, student, assignment):
         # MPLBACKEND=Agg: figures are drawn but not rendered into the notebook (faster, smaller feedback)
-        with _env(**{GRADING_ENV: "1", "MPLBACKEND": "Agg"}):
+        with _env(**{GRADING_ENV: "1", "MPLBACKEND": "Agg"}), _stderr_to(self.dir / "kernels.log"):
             _run(Autograde, self.dir, self.config, f"autograde {assignment} for {student}", assignment_id=assignment, student_id=student)
 
     def feedback(self, student, assignment):
