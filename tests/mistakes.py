@@ -43,3 +43,12 @@ def run_tests_against(nb_path, grade_id, answer_source):
     except Exception as e:  # a crash also loses the points; report it the way feedback would
         return f"{type(e).__name__}: {e}"
     return None
+
+
+def solution_with(nb_path, solution_id, old, new):
+    """The notebook's own solution for ``solution_id`` with one edit: the smallest way to write a mistake."""
+    for c in _cells(nb_path):
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == solution_id:
+            assert old in c.source, f"{old!r} is not in the solution of {solution_id}"
+            return c.source.replace(old, new)
+    raise KeyError(f"{nb_path.name} has no cell {solution_id}")

@@ -5,7 +5,7 @@ Where the mistake can be recognised, the failure message must name it.
 
 import pytest
 
-from mistakes import run_tests_against
+from mistakes import run_tests_against, solution_with
 from notebook_text import ROOT
 
 NB = ROOT / "notebooks" / "01_gradient_descent" / "01_gradient_descent.ipynb"
@@ -79,26 +79,10 @@ def gradient_descent(grad, w0, lr, n_steps):
         w = gd_step(w, grad(w), lr); path.append(w)
     return np.array(path)
 """, "shape"),
-    ("test_should_stop", "counts an equal loss as an improvement", """
-def should_stop(losses, patience, min_delta=0.0):
-    best, wait = np.inf, 0
-    for loss in losses:
-        if loss <= best - min_delta:
-            best, wait = loss, 0
-        else:
-            wait += 1
-    return wait >= patience
-""", "equal loss is not an improvement"),
-    ("test_should_stop", "ignores min_delta", """
-def should_stop(losses, patience, min_delta=0.0):
-    best, wait = np.inf, 0
-    for loss in losses:
-        if loss < best:
-            best, wait = loss, 0
-        else:
-            wait += 1
-    return wait >= patience
-""", "min_delta"),
+    ("test_should_stop", "counts an equal loss as an improvement",
+     solution_with(NB, "should_stop", "loss < best - min_delta", "loss <= best - min_delta"), "equal loss is not an improvement"),
+    ("test_should_stop", "ignores min_delta",
+     solution_with(NB, "should_stop", "loss < best - min_delta", "loss < best"), "min_delta"),
     ("test_should_stop", "compares with the previous loss, not the best", """
 def should_stop(losses, patience, min_delta=0.0):
     prev, wait = np.inf, 0
@@ -107,16 +91,8 @@ def should_stop(losses, patience, min_delta=0.0):
         prev = loss
     return wait >= patience
 """, None),
-    ("test_should_stop", "stops one step late (wait > patience)", """
-def should_stop(losses, patience, min_delta=0.0):
-    best, wait = np.inf, 0
-    for loss in losses:
-        if loss < best - min_delta:
-            best, wait = loss, 0
-        else:
-            wait += 1
-    return wait > patience
-""", None),
+    ("test_should_stop", "stops one step late (wait > patience)",
+     solution_with(NB, "should_stop", "wait >= patience", "wait > patience"), None),
 ]
 
 
