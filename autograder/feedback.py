@@ -50,13 +50,17 @@ def grade_cells(nb):
     return cells
 
 
-def cell_messages(nb_path):
-    """``{grade_id: message}`` for the test cells of an executed notebook that raised an error."""
+def cell_messages(nb_path, kind="grade"):
+    """``{grade_id: message}`` for the cells of an executed notebook that raised an error.
+
+    ``kind="grade"`` looks at the test cells, ``kind="solution"`` at the cells students write in
+    (an error there, say a SyntaxError, is the real cause of the NameErrors in the tests after it).
+    """
     nb = nbformat.read(str(nb_path), as_version=4)
     messages = {}
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade"):
+        if cell.cell_type != "code" or not meta.get(kind):
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":

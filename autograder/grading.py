@@ -54,6 +54,9 @@ def grade_submission(stage, sub):
         if not graded.exists():
             continue
         messages = cell_messages(graded)
+        for gid, msg in cell_messages(graded, kind="solution").items():
+            if not msg.startswith("NotImplementedError"):
+                res.problems.append(f"Your cell '{gid}' stopped with {msg}; fix it and rerun it, the tests that use it depend on it.")
         order = {gid: i for i, gid in enumerate(order_of(graded))}
         for gid, score, max_score in sorted(per_nb.get(nb_name, []), key=lambda r: order.get(r[0], 1e9)):
             if gid not in order:
@@ -128,7 +131,7 @@ def _problem_page(res, nb_name):
             f"<p>Score: {_fmt(res.score)} / {_fmt(res.max_score)}</p><ul>{items}</ul></body></html>")
 
 
-def grade_class(course_root, submissions_dir, out_dir, workers=1, progress=True):
+def grade_class(course_root, submissions_dir, out_dir, progress=True):
     """Grade every submission under ``submissions_dir``; write grades.csv, feedback and report.txt in ``out_dir``."""
     submissions_dir, out_dir = Path(submissions_dir), Path(out_dir)
     if not submissions_dir.is_dir():

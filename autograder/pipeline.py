@@ -62,8 +62,6 @@ def nbgrader_config(stage):
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".*"]
     c.ClearSolutions.code_stub = {"python": STUB}
     c.Execute.timeout = CELL_TIMEOUT_S
-    # nbgrader's own default plus a quiet kernel log (no start-up warnings mixed into our output)
-    c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
     c.Autograde.create_student = True
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortenTracebacks, CSSHTMLHeaderPreprocessor]
     c.ClearHiddenTests.enforce_metadata = True
@@ -132,11 +130,9 @@ class PipelineError(Exception):
 class Stage:
     """A private nbgrader course directory for one command; delete it with :meth:`close`."""
 
-    def __init__(self, course_root, assignments=None, keep=None):
+    def __init__(self, course_root, assignments=None):
         self.course_root = Path(course_root)
-        self.dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="course-stage-"))
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._owned = keep is None
+        self.dir = Path(tempfile.mkdtemp(prefix="course-stage-"))
         self.config = nbgrader_config(self.dir)
         self.assignments = list(assignments) if assignments is not None else list_assignments(self.course_root)
         for a in self.assignments:
@@ -147,8 +143,7 @@ class Stage:
             _run(GenerateAssignment, self.dir, self.config, f"generate the student version of {a}", assignment_id=a)
 
     def close(self):
-        if self._owned:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self

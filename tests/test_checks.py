@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from course_lib.checks import (CheckFailed, check_array, check_callable, check_equal, check_scalar, check_shape,
-                               check_unchanged)
+                               check_type, check_unchanged)
 
 
 def test_a_correct_answer_passes_as_numpy_torch_or_list():
@@ -47,4 +47,7 @@ def test_scalar_equal_unchanged_callable():
         check_callable(3, "f")
     with pytest.raises(CheckFailed, match="expected \\(2, 2\\)"):
         check_shape("f()", np.ones(3), (2, 2))
+    with pytest.raises(CheckFailed, match="adam\\(...\\) returned list, expected a tuple \\(w, state\\)"):
+        check_type("adam(...)", [1, {}], tuple, "a tuple (w, state)")
+    check_type("adam(...)", (1, {}), tuple, "a tuple (w, state)")
     assert issubclass(CheckFailed, AssertionError)

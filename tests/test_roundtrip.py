@@ -92,6 +92,11 @@ def graded(tmp_path_factory, released):
     assert wrong != nb01.read_text()
     (subs / "dan_partial" / nb01.parent.name).mkdir(parents=True)
     (subs / "dan_partial" / nb01.parent.name / nb01.name).write_text(wrong)
+    # a syntax error in a solution cell: the report must point at that cell, not only at the NameErrors after it
+    broken = nb01.read_text().replace("def gd_step(w, grad, lr):", "def gd_step(w, grad, lr)")
+    assert broken != nb01.read_text()
+    (subs / "eve_syntax" / nb01.parent.name).mkdir(parents=True)
+    (subs / "eve_syntax" / nb01.parent.name / nb01.name).write_text(broken)
     out = tmp_path_factory.mktemp("graded")
     proc = run_course("grade", subs, "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -112,6 +117,13 @@ def test_grades_full_marks_for_the_source_and_zero_for_the_release(graded):
         assert float(by[("carl_broken", a)]["score"]) == 0.0
     partial = by[("dan_partial", "01_gradient_descent")]
     assert (float(partial["score"]), float(partial["max_score"])) == (7.0, 10.0), partial
+
+
+def test_a_syntax_error_is_reported_at_its_cell(graded):
+    out, rows, _ = graded
+    eve = next(r for r in rows if r["student_id"] == "eve_syntax")
+    assert float(eve["score"]) == 6.0, eve  # gd_step (1) and gradient_descent (3), which uses it, are lost
+    assert "Your cell 'gd_step' stopped with SyntaxError" in (out / "report.txt").read_text()
 
 
 def test_partial_feedback_names_the_failed_exercise_and_the_mistake(graded):
