@@ -52,3 +52,80 @@ def solution_with(nb_path, solution_id, old, new):
             assert old in c.source, f"{old!r} is not in the solution of {solution_id}"
             return c.source.replace(old, new)
     raise KeyError(f"{nb_path.name} has no cell {solution_id}")
+
+
+def _nbgrader(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def grade_in_process(nb_path, override_source=""):
+    """Score of the source notebook's solutions with ``override_source`` run after them.
+
+    Runs the setup cell, every solution cell, the override (a wrong variant that replaces one
+    or more functions), then every graded test cell, each in the same namespace, the way the
+    grader would. Returns ``(score, max_score, {grade_id: failure message or None})``.
+    Test cells may use only the setup cell's names and the exercises' functions.
+    """
+    cells = _cells(nb_path)
+    ns = {"__name__": "__notebook__"}
+    exec(compile(setup_source(nb_path).replace("%matplotlib inline", ""), "setup", "exec"), ns)
+    for c in cells:
+        if _nbgrader(c).get("solution"):
+            exec(compile(c.source, _nbgrader(c)["grade_id"], "exec"), ns)
+    exec(compile(override_source, "override", "exec"), ns)
+    score, max_score, results = 0.0, 0.0, {}
+    for c in cells:
+        meta = _nbgrader(c)
+        if not meta.get("grade"):
+            continue
+        max_score += meta["points"]
+        try:
+            exec(compile(c.source, meta["grade_id"], "exec"), dict(ns))
+        except CheckFailed as e:
+            results[meta["grade_id"]] = str(e)
+        except Exception as e:
+            results[meta["grade_id"]] = f"{type(e).__name__}: {e}"
+        else:
+            results[meta["grade_id"]] = None
+            score += meta["points"]
+    return score, max_score, results
+
+
+def check_mistake(nb_path, grade_id, name, answer, named):
+    """The assertion every catalogue makes: the variant fails ``grade_id`` (naming the mistake
+    where ``named`` is given) and loses points when the whole notebook is graded."""
+    message = run_tests_against(nb_path, grade_id, answer)
+    assert message is not None, f"the mistake '{name}' passes every test of {grade_id}"
+    if named:
+        assert named in message, f"'{name}' failed with a message that does not name it: {message}"
+    score, max_score, _ = grade_in_process(nb_path, answer)
+    assert score < max_score, f"the mistake '{name}' keeps full marks ({score}/{max_score})"
+
+
+def catalogue_table():
+    """Every ``tests/test_mistakes_NN.py`` catalogue, with the points each wrong variant keeps."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here))
+    lines = []
+    for path in sorted(here.glob("test_mistakes_*.py")):
+        mod = importlib.import_module(path.stem)
+        full, max_score, _ = grade_in_process(mod.NB)
+        lines.append(f"\n{mod.NB.parent.name} (solution: {full:g}/{max_score:g})")
+        for grade_id, name, answer, _named in mod.MISTAKES:
+            score, _, results = grade_in_process(mod.NB, answer)
+            failed = ", ".join(g.removeprefix("test_") for g, m in results.items() if m)
+            lines.append(f"  {score:4g}/{max_score:g}  {name}  [fails: {failed}]")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # .venv/bin/python tests/mistakes.py
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        table = catalogue_table()
+    print(table)
