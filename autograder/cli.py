@@ -16,8 +16,10 @@ from autograder import CourseError
 USAGE = """\
 course lab     [--workspace DIR] [--port N] [--no-browser] [--sync-only]
 course release [--out DIR] [ASSIGNMENT ...]
-course check   NOTEBOOK.ipynb
-course grade   SUBMISSIONS --out DIR
+course check   NOTEBOOK.ipynb [--isolation none|namespaces]
+course grade   SUBMISSIONS --out DIR [--workers N | --dask ADDRESS] [--isolation namespaces|none]
+               [--cell-timeout S] [--notebook-timeout S] [--memory-mb MB]
+course demo    [--out DIR] [--workers N]
 """
 
 
@@ -38,11 +40,40 @@ def build_parser():
 
     chk = sub.add_parser("check", help="grade one notebook locally, hidden tests included")
     chk.add_argument("notebook")
+    chk.add_argument("--isolation", choices=("none", "namespaces"), default="none",
+                     help="run your code in the grading sandbox too (default: a plain child process)")
 
     gr = sub.add_parser("grade", help="autograde a folder of submissions: SUBMISSIONS/<student>/<assignment>/*.ipynb")
     gr.add_argument("submissions")
-    gr.add_argument("--out", required=True, help="folder for grades.csv, feedback/ and report.txt")
+    gr.add_argument("--out", required=True, help="folder for grades.csv, feedback/, report.txt and summary.txt")
+    _grading_options(gr)
+    gr.add_argument("--dask", metavar="ADDRESS", default=None, help="run the grading jobs on this Dask scheduler (e.g. tcp://10.0.0.5:8786)")
+
+    demo = sub.add_parser("demo", help="an instructor's first five minutes: release, grade a simulated class, print the summary")
+    demo.add_argument("--out", default="course-demo", help="folder for the demo's release, submissions and grades (default: ./course-demo)")
+    demo.add_argument("--workers", type=int, default=None, help="parallel grading workers (default: the number of CPU cores)")
     return p
+
+
+def _grading_options(p):
+    from autograder.jail import Limits
+
+    p.add_argument("--workers", type=int, default=None, help="parallel grading workers (default: the number of CPU cores)")
+    p.add_argument("--isolation", choices=("namespaces", "none"), default="namespaces",
+                   help="namespaces (default): each submission runs sandboxed, and grading stops if the machine cannot sandbox; "
+                        "none: no sandbox, only for submissions you trust")
+    p.add_argument("--cell-timeout", type=float, default=Limits.cell_s, help=f"seconds per cell or call of student code (default {Limits.cell_s:g})")
+    p.add_argument("--notebook-timeout", type=float, default=Limits.notebook_s, help=f"seconds per notebook (default {Limits.notebook_s:g})")
+    p.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help=f"address-space cap of student code in MB (default {Limits.memory_mb})")
+
+
+def _options(args):
+    from autograder.grading import Options
+    from autograder.jail import Limits
+
+    if args.cell_timeout <= 0 or args.notebook_timeout <= 0 or args.memory_mb < 512:
+        raise CourseError("--cell-timeout and --notebook-timeout must be positive and --memory-mb at least 512.")
+    return Options(args.isolation, Limits(cell_s=args.cell_timeout, notebook_s=args.notebook_timeout, memory_mb=args.memory_mb))
 
 
 def _quiet_nbgrader():
@@ -85,7 +116,7 @@ def cmd_release(root, args):
 def cmd_check(root, args):
     from autograder.grading import check_notebook, report_lines
 
-    res = check_notebook(root, args.notebook)
+    res = check_notebook(root, args.notebook, isolation=args.isolation)
     print("\n".join(report_lines(res)))
     return 0
 
@@ -93,15 +124,27 @@ def cmd_check(root, args):
 def cmd_grade(root, args):
     from autograder.grading import grade_class
 
-    results, skipped = grade_class(root, args.submissions, args.out)
+    try:
+        results, skipped, reused = grade_class(root, args.submissions, args.out, workers=args.workers,
+                                               dask_address=args.dask, options=_options(args))
+    except KeyboardInterrupt:
+        raise CourseError(f"interrupted; every submission graded so far is saved in {args.out}: run the same command again to grade the rest.") from None
     for line in skipped:
         print(f"skipped: {line}", file=sys.stderr)
     bad = sum(1 for r in results if r.problems)
-    print(f"Graded {len(results)} submission(s) ({bad} with problems, see report.txt); wrote {Path(args.out) / 'grades.csv'} and feedback/.")
+    again = f", {reused} kept from an earlier run" if reused else ""
+    print(f"Graded {len(results)} submission(s){again} ({bad} with problems, see report.txt); "
+          f"wrote {Path(args.out) / 'grades.csv'}, feedback/ and summary.txt.")
     return 0
 
 
-COMMANDS = {"lab": cmd_lab, "release": cmd_release, "check": cmd_check, "grade": cmd_grade}
+def cmd_demo(root, args):
+    from autograder.demo import run_demo
+
+    return run_demo(root, Path(args.out), workers=args.workers)
+
+
+COMMANDS = {"lab": cmd_lab, "release": cmd_release, "check": cmd_check, "grade": cmd_grade, "demo": cmd_demo}
 
 
 def main(argv=None):

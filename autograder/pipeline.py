@@ -39,7 +39,6 @@ from autograder.student_lib import copy_student_lib
 from course_lib.runtime import GRADING_ENV
 
 COURSE_ID = "optim-course"
-CELL_TIMEOUT_S = 120
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
@@ -54,14 +53,31 @@ def _put_own_bin_on_path():
 _put_own_bin_on_path()
 
 
-def nbgrader_config(stage):
+def nbgrader_config(stage, isolation="namespaces", limits=None, data_dir=None, hide=()):
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
+
+    from autograder.execute import IsolatedExecute
+    from autograder.jail import Limits
+
+    limits = limits or Limits()
     c = Config()
     c.CourseDirectory.root = str(stage)
     c.CourseDirectory.course_id = COURSE_ID
     c.CourseDirectory.db_url = f"sqlite:///{stage}/gradebook.db"
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".*"]
     c.ClearSolutions.code_stub = {"python": STUB}
-    c.Execute.timeout = CELL_TIMEOUT_S
+    # nbgrader's autograde with its Execute step replaced: student code in a sandbox, verdicts outside it
+    c.Autograde.autograde_preprocessors = [IsolatedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                           SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    c.IsolatedExecute.source_dir = str(Path(stage) / "source")
+    c.IsolatedExecute.isolation = isolation
+    c.IsolatedExecute.cell_timeout = limits.cell_s
+    c.IsolatedExecute.notebook_timeout = limits.notebook_s
+    c.IsolatedExecute.memory_mb = limits.memory_mb
+    c.IsolatedExecute.data_dir = str(data_dir or "")
+    c.IsolatedExecute.hide = [str(h) for h in hide]
+    c.OverwriteCells.add_missing_cells = True
     c.Autograde.create_student = True
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortenTracebacks, CSSHTMLHeaderPreprocessor]
     c.ClearHiddenTests.enforce_metadata = True
@@ -130,10 +146,14 @@ class PipelineError(Exception):
 class Stage:
     """A private nbgrader course directory for one command; delete it with :meth:`close`."""
 
-    def __init__(self, course_root, assignments=None):
+    def __init__(self, course_root, assignments=None, isolation="namespaces", limits=None, hide=()):
         self.course_root = Path(course_root)
         self.dir = Path(tempfile.mkdtemp(prefix="course-stage-"))
-        self.config = nbgrader_config(self.dir)
+        from course_lib.runtime import data_dir
+
+        # the sandbox must not see the checkout, this stage (source notebooks, gradebook) or `hide`
+        hide = [self.course_root, self.dir, *hide]
+        self.config = nbgrader_config(self.dir, isolation, limits, data_dir(), hide)
         self.assignments = list(assignments) if assignments is not None else list_assignments(self.course_root)
         for a in self.assignments:
             src = self.course_root / "notebooks" / a
@@ -157,14 +177,27 @@ class Stage:
 
     # -- grading -------------------------------------------------------------------------
     def submit(self, student, assignment, notebooks):
-        """Place a submission: ``notebooks`` maps notebook name -> path of the file to use."""
+        """Place a submission: ``notebooks`` maps notebook name -> its bytes (or the path of the file)."""
         dest = self.dir / "submitted" / student / assignment
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
-        for name, path in notebooks.items():
-            shutil.copyfile(path, dest / f"{name}.ipynb")
+        import nbformat
+
+        from autograder.execute import strip_forged_cells
+
+        for name, content in notebooks.items():
+            raw = content if isinstance(content, bytes) else Path(content).read_bytes()
+            nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+            source_nb = nbformat.read(str(self.dir / "source" / assignment / f"{name}.ipynb"), as_version=4)
+            strip_forged_cells(nb, source_nb)
+            nbformat.write(nb, str(dest / f"{name}.ipynb"))
         return dest
+
+    def clear(self, student, assignment):
+        """Remove a graded submission's files (the gradebook keeps only scores)."""
+        for kind in ("submitted", "autograded", "feedback"):
+            shutil.rmtree(self.dir / kind / student / assignment, ignore_errors=True)
 
     def autograde(self, student, assignment):
         # MPLBACKEND=Agg: figures are drawn but not rendered into the notebook (faster, smaller feedback)

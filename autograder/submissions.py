@@ -10,7 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024     # above this, outputs are cleared before grading
+HARD_MAX_BYTES = 1024 * 1024 * 1024       # above this, the file is not read at all
 
 
 @dataclass
@@ -29,8 +30,8 @@ def read_notebook_problem(path):
         size = path.stat().st_size
     except OSError as e:
         return f"{path.name} could not be read ({e.strerror})."
-    if size > MAX_NOTEBOOK_BYTES:
-        return f"{path.name} is {size / 2**20:.0f} MB, over the {MAX_NOTEBOOK_BYTES // 2**20} MB limit: clear its outputs (Edit > Clear Outputs of All Cells), save and submit again."
+    if size > HARD_MAX_BYTES:
+        return f"{path.name} is {size / 2**20:.0f} MB, over the {HARD_MAX_BYTES // 2**20} MB limit: clear its outputs (Edit > Clear Outputs of All Cells), save and submit again."
     try:
         raw = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
@@ -86,7 +87,12 @@ def _match(student, a_dir, names):
     if len(missing) == 1 and len(extra) == 1:
         files[missing[0]] = files.pop(extra[0])
         sub.problems.append(f"{extra[0]}.ipynb was graded as {missing[0]}.ipynb (the notebook was renamed).")
-        missing = []
+        missing, extra = [], []
+    others = sorted(p.name for p in a_dir.iterdir() if p.suffix != ".ipynb" and not p.name.startswith("."))
+    ignored = [f"{e}.ipynb" for e in extra] + others
+    if ignored:
+        shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+        sub.problems.append(f"Only the assignment's notebooks are graded; these were ignored: {shown}.")
     for name in names:
         if name not in files:
             sub.problems.append(f"{name}.ipynb is missing from the submission, so it scores 0.")
@@ -94,6 +100,19 @@ def _match(student, a_dir, names):
         problem = read_notebook_problem(files[name])
         if problem:
             sub.problems.append(problem + " It scores 0.")
+        elif files[name].stat().st_size > MAX_NOTEBOOK_BYTES:
+            sub.notebooks[name] = _without_outputs(files[name])
+            sub.problems.append(f"{files[name].name} has {files[name].stat().st_size / 2**20:.0f} MB of cell outputs; they were "
+                                "cleared before grading (grading runs your code again), so nothing was lost.")
         else:
             sub.notebooks[name] = files[name]
     return sub
+
+
+def _without_outputs(path):
+    """The notebook's bytes with every code cell's outputs cleared."""
+    nb = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nbformat.writes(nb).encode("utf-8")
