@@ -24,6 +24,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ class Result:
     cells: list = field(default_factory=list)      # [notebook, grade_id, score, max_score, message or ""]
     problems: list = field(default_factory=list)
     feedback: dict = field(default_factory=dict)   # notebook -> feedback HTML (text)
+    seconds: float = 0.0                           # time spent grading it (in its worker)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,10 @@ def grade_job(course_root, job, options=Options()):
     course_root = Path(os.environ.get("COURSE_ROOT") or course_root)
     with _GRADE_LOCK:  # one at a time per process: grading redirects this process's stdout
         stage = _stage_for(course_root, job.assignment, options)
-        return grade_submission(stage, job)
+        start = time.perf_counter()
+        res = grade_submission(stage, job)
+        res.seconds = round(time.perf_counter() - start, 3)
+        return res
 
 
 def warm_up():
