@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_notebook(path):
     nb = nbformat.read(str(path), as_version=4)
+    os.environ["COURSE_ROOT"] = str(ROOT)  # kernels find the course's data/ as under `course lab`
     env_before = os.environ.pop("COURSE_GRADING", None)
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from notebook_text import SOURCE_NOTEBOOKS
+from notebook_text import ROOT, SOURCE_NOTEBOOKS
 
 pytestmark = pytest.mark.slow
 
@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 def test_source_notebook_runs_without_errors(path, monkeypatch, tmp_path):
     monkeypatch.delenv("COURSE_GRADING", raising=False)
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    monkeypatch.setenv("COURSE_ROOT", str(ROOT))  # the kernel runs in tmp_path; data/ is the course's, as with `course lab`
     nb = nbformat.read(str(path), as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
