@@ -129,3 +129,42 @@ if __name__ == "__main__":  # .venv/bin/python tests/mistakes.py
     with contextlib.redirect_stdout(io.StringIO()):
         table = catalogue_table()
     print(table)
+
+
+def remote_scores(nb_path, variants):
+    """Scores of ``variants`` (answer sources) graded the way `course grade` does: the answers run
+    in a student process, the test cells here with the exercise functions as remote stand-ins.
+
+    One student process serves all the variants in turn (each run re-defines every solution, then
+    applies its variant), which keeps this fast enough for the suite.
+    """
+    import contextlib
+    import io
+
+    from autograder.execute import exercise_names, run_test, trusted_namespace
+    from autograder.jail import Limits
+    from autograder.remote import Session
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    setup = setup_source(nb_path)
+    solutions = "\n".join(c.source for c in nb.cells if _nbgrader(c).get("solution"))
+    tests = [(_nbgrader(c)["grade_id"], c.source, _nbgrader(c)["points"]) for c in nb.cells if _nbgrader(c).get("grade")]
+    base = trusted_namespace(nb)
+    session = Session("none", Limits(cell_s=60, notebook_s=3600))
+    scores = []
+    try:
+        proxies = session.proxies(exercise_names(nb))
+        session.run_cell(setup)
+        for answer in variants:
+            _, err = session.run_cell(solutions + "\n" + answer)
+            assert err is None, f"the variant did not run: {err}"
+            score, results = 0.0, {}
+            with contextlib.redirect_stdout(io.StringIO()):
+                for gid, code, points in tests:
+                    _, error = run_test(code, base, proxies, gid)
+                    results[gid] = error
+                    score += 0 if error else points
+            scores.append((score, results))
+    finally:
+        session.close()
+    return scores

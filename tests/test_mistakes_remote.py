@@ -1,0 +1,34 @@
+"""Every catalogued mistake scores the same through the grader's process boundary as in-process.
+
+`course grade` runs a student's functions in a sandboxed process and the tests in its own,
+passing plain data between them (autograder/wire.py). This checks, for every notebook's
+mistake catalogue and the correct solutions, that the boundary changes no verdict: what the
+in-process harness (tests/mistakes.py) calls a failure fails there too, and vice versa.
+"""
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from mistakes import grade_in_process, remote_scores
+
+pytestmark = pytest.mark.slow
+CATALOGUES = sorted(p.stem for p in Path(__file__).parent.glob("test_mistakes_[0-9]*.py"))
+
+
+@pytest.mark.parametrize("module", CATALOGUES)
+def test_the_process_boundary_changes_no_verdict(module):
+    mod = importlib.import_module(module)
+    variants = [""] + [answer for _, _, answer, _ in mod.MISTAKES]
+    remote = remote_scores(mod.NB, variants)
+    names = ["the solution"] + [name for _, name, _, _ in mod.MISTAKES]
+    differ = []
+    for name, answer, (score, results) in zip(names, variants, remote):
+        local, _, local_results = grade_in_process(mod.NB, answer)
+        if score != local:
+            failed_here = {g for g, e in results.items() if e}
+            failed_there = {g for g, m in local_results.items() if m}
+            differ.append(f"{name}: {score:g} through the boundary, {local:g} in-process "
+                          f"(fails {sorted(failed_here)} vs {sorted(failed_there)}; {[results[g] for g in failed_here ^ failed_there]})")
+    assert not differ, "\n".join(differ)
