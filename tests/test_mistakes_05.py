@@ -1,0 +1,123 @@
+"""Notebook 05: wrong answers students write, each of which must fail its tests (and lose the points).
+
+Where the mistake can be recognised, the failure message must name it.
+"""
+
+import pytest
+
+from mistakes import check_mistake, grade_in_process, solution_with
+from notebook_text import ROOT
+
+NB = ROOT / "notebooks" / "05_rmsprop" / "05_rmsprop.ipynb"
+
+MISTAKES = [
+    # --- effective_lr
+    ("test_effective_lr", "eps inside the square root",
+     solution_with(NB, "effective_lr", "np.sqrt(accumulator) + eps", "np.sqrt(accumulator + eps)"), "eps is inside the square root"),
+    ("test_effective_lr", "square root missing",
+     solution_with(NB, "effective_lr", "(np.sqrt(accumulator) + eps)", "(accumulator + eps)"), "square root is missing"),
+    ("test_effective_lr", "learning rate missing",
+     solution_with(NB, "effective_lr", "return lr /", "return 1.0 /"), "learning rate is missing"),
+    ("test_effective_lr", "eps left out",
+     solution_with(NB, "effective_lr", "(np.sqrt(accumulator) + eps)", "np.sqrt(accumulator)"), "NaN or inf"),
+    ("test_effective_lr", "overwrites the accumulator in place", """
+def effective_lr(accumulator, lr, eps):
+    np.sqrt(accumulator, out=accumulator)
+    accumulator += eps
+    return lr / accumulator
+""", "modified its input"),
+    # --- adagrad
+    ("test_adagrad", "eps inside the square root",
+     solution_with(NB, "adagrad", "np.sqrt(s) + eps", "np.sqrt(s + eps)"), "eps is inside the square root"),
+    ("test_adagrad", "square root missing",
+     solution_with(NB, "adagrad", "(np.sqrt(s) + eps)", "(s + eps)"), "square root is missing"),
+    ("test_adagrad", "AdaGrad that forgets (uses the last g**2 only)",
+     solution_with(NB, "adagrad", 'state.get("sum", 0.0) + g * g', "g * g"), "only the last squared gradient"),
+    ("test_adagrad", "state not stored",
+     solution_with(NB, "adagrad", 'state["sum"] = s', "pass"), "'sum' in state"),
+    ("test_adagrad", "weight decay after the accumulator",
+     solution_with(NB, "adagrad", 'state.get("sum", 0.0) + g * g', 'state.get("sum", 0.0) + grad * grad'),
+     "before it is squared and accumulated"),
+    ("test_adagrad", "weight decay missing",
+     solution_with(NB, "adagrad", "g = grad + weight_decay * w", "g = grad"), "weight decay is missing"),
+    ("test_adagrad", "decoupled (AdamW-style) weight decay",
+     solution_with(NB, "adagrad", "g = grad + weight_decay * w", "g = grad; w = w * (1 - lr * weight_decay)"), "AdamW style"),
+    ("test_adagrad", "accumulator starts at 0.1 (Keras)",
+     solution_with(NB, "adagrad", 'state.get("sum", 0.0)', 'state.get("sum", 0.1)'), "starts at 0.1"),
+    ("test_adagrad", "step counter not incremented",
+     solution_with(NB, "adagrad", 'state.get("step", 0) + 1', "1"), "Add 1 to state['step']"),
+    ("test_adagrad", "Keras's default eps=1e-7",
+     solution_with(NB, "adagrad", "eps=1e-10", "eps=1e-7"), "eps defaults to 1e-7"),
+    ("test_adagrad", "updates w in place", """
+def adagrad(w, grad, state, lr=1e-2, eps=1e-10, weight_decay=0.0):
+    g = grad + weight_decay * w
+    s = state.get("sum", 0.0) + g * g
+    state["sum"], state["step"] = s, state.get("step", 0) + 1
+    w -= lr * g / (np.sqrt(s) + eps)
+    return w, state
+""", "modified its input"),
+    # --- rmsprop, momentum = 0
+    ("test_rmsprop", "eps inside the square root (TensorFlow/Keras placement)",
+     solution_with(NB, "rmsprop", "np.sqrt(v) + eps", "np.sqrt(v + eps)"), "eps is inside the square root"),
+    ("test_rmsprop", "decay on the wrong term (alpha on g**2)",
+     solution_with(NB, "rmsprop", 'alpha * state.get("square_avg", 0.0) + (1 - alpha) * g * g',
+                   '(1 - alpha) * state.get("square_avg", 0.0) + alpha * g * g'), "swapped"),
+    ("test_rmsprop", "average started at g**2 instead of 0",
+     solution_with(NB, "rmsprop", 'state.get("square_avg", 0.0)', 'state.get("square_avg", g * g)'), "first average is g**2"),
+    ("test_rmsprop", "bias-corrected (Adam-style) average", """
+def rmsprop(w, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0):
+    g = grad + weight_decay * w
+    v = alpha * state.get("square_avg", 0.0) + (1 - alpha) * g * g
+    state["square_avg"], state["step"] = v, state.get("step", 0) + 1
+    v_hat = v / (1 - alpha ** state["step"])
+    return w - lr * g / (np.sqrt(v_hat) + eps), state
+""", "no bias correction"),
+    ("test_rmsprop", "average that forgets everything (no v_(t-1))",
+     solution_with(NB, "rmsprop", 'alpha * state.get("square_avg", 0.0) + ', ""), "not carried over"),
+    ("test_rmsprop", "state not stored",
+     solution_with(NB, "rmsprop", 'state["square_avg"] = v', "pass"), "'square_avg' in state"),
+    ("test_rmsprop", "sum instead of average (AdaGrad's accumulator)",
+     solution_with(NB, "rmsprop", 'alpha * state.get("square_avg", 0.0)', 'state.get("square_avg", 0.0)'), "added the squares up"),
+    ("test_rmsprop", "square root missing",
+     solution_with(NB, "rmsprop", "(np.sqrt(v) + eps)", "(v + eps)"), "square root is missing"),
+    ("test_rmsprop", "weight decay after the accumulator",
+     solution_with(NB, "rmsprop", "(1 - alpha) * g * g", "(1 - alpha) * grad * grad"), "before it is squared and averaged"),
+    ("test_rmsprop", "decoupled (AdamW-style) weight decay",
+     solution_with(NB, "rmsprop", "g = grad + weight_decay * w", "g = grad; w = w * (1 - lr * weight_decay)"), "AdamW style"),
+    ("test_rmsprop", "Keras's default alpha (rho=0.9)",
+     solution_with(NB, "rmsprop", "alpha=0.99", "alpha=0.9"), "alpha defaults to 0.9"),
+    ("test_rmsprop", "step counter not incremented",
+     solution_with(NB, "rmsprop", 'state.get("step", 0) + 1', "1"), "Add 1 to state['step']"),
+    # --- rmsprop, momentum > 0
+    ("test_rmsprop_momentum", "learning rate inside the buffer (TensorFlow convention)",
+     solution_with(NB, "rmsprop", "+ d           # b_0 = 0", "+ lr * d      # b_0 = 0").replace("return w - lr * d, state", "return w - (d if momentum > 0 else lr * d), state"),
+     "lr times torch's"),
+    ("test_rmsprop_momentum", "buffer of raw gradients, divided afterwards", """
+def rmsprop(w, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0):
+    g = grad + weight_decay * w
+    v = alpha * state.get("square_avg", 0.0) + (1 - alpha) * g * g
+    state["square_avg"], state["step"] = v, state.get("step", 0) + 1
+    if momentum > 0:
+        g = momentum * state.get("momentum_buffer", 0.0) + g
+        state["momentum_buffer"] = g
+    return w - lr * g / (np.sqrt(v) + eps), state
+""", "not the raw gradient"),
+    ("test_rmsprop_momentum", "dampening (1 - momentum) in the buffer",
+     solution_with(NB, "rmsprop", 'momentum * state.get("momentum_buffer", 0.0) + d', 'momentum * state.get("momentum_buffer", 0.0) + (1 - momentum) * d'),
+     "(1 - momentum) factor"),
+    ("test_rmsprop_momentum", "momentum ignored",
+     solution_with(NB, "rmsprop", "if momentum > 0:", "if False:"), "'momentum_buffer' in state"),
+    ("test_rmsprop_momentum", "buffer not carried over",
+     solution_with(NB, "rmsprop", 'state.get("momentum_buffer", 0.0)', "0.0"), "not carried over"),
+]
+
+
+@pytest.mark.parametrize("grade_id,name,answer,named", MISTAKES, ids=[f"{m[0]}: {m[1]}" for m in MISTAKES])
+def test_every_mistake_loses_the_points(grade_id, name, answer, named):
+    check_mistake(NB, grade_id, name, answer, named)
+
+
+def test_the_reference_answers_pass():
+    """The harness itself: the source notebook's own solutions pass every test cell."""
+    score, max_score, results = grade_in_process(NB)
+    assert score == max_score == 10, results

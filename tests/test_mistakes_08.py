@@ -1,0 +1,120 @@
+"""Notebook 08: wrong answers students write, each of which must fail its tests (and lose the points).
+
+Where the mistake can be recognised, the failure message must name it.
+"""
+
+import pytest
+
+from mistakes import check_mistake, grade_in_process, solution_with
+from notebook_text import ROOT
+
+NB = ROOT / "notebooks" / "08_batchnorm" / "08_batchnorm.ipynb"
+
+
+def solution(grade_id):
+    """The notebook's own solution cell: the exercises a variant builds on (the test cells call them)."""
+    return solution_with(NB, grade_id, "def ", "def ")
+
+
+UPDATE = solution("update_running_stats") + "\n"
+FORWARD = UPDATE + solution("batchnorm_forward") + "\n"
+
+MISTAKES = [
+    # Exercise 1: batchnorm_train
+    ("test_batchnorm_train", "normalises with the unbiased variance",
+     solution_with(NB, "batchnorm_train", "var = x.var(axis=0)", "var = x.var(axis=0, ddof=1)"), "biased variance"),
+    ("test_batchnorm_train", "eps outside the square root",
+     solution_with(NB, "batchnorm_train", "np.sqrt(var + eps)", "(np.sqrt(var) + eps)"), "eps goes inside the square root"),
+    ("test_batchnorm_train", "normalises over the features instead of the batch",
+     solution_with(NB, "batchnorm_train", "mean = x.mean(axis=0)\n    var = x.var(axis=0)",
+                   "mean = x.mean(axis=1, keepdims=True)\n    var = x.var(axis=1, keepdims=True)"), "each feature (column) over the batch"),
+    ("test_batchnorm_train", "normalises over the features, without keepdims", """
+def batchnorm_train(x, gamma, beta, eps=1e-5):
+    x_hat = (x.T - x.mean(axis=1)) / np.sqrt(x.var(axis=1) + eps)
+    return gamma * x_hat.T + beta
+""", "each feature (column) over the batch"),
+    ("test_batchnorm_train", "gamma and beta swapped",
+     solution_with(NB, "batchnorm_train", "gamma * x_hat + beta", "beta * x_hat + gamma"), "swapped"),
+    ("test_batchnorm_train", "forgets gamma and beta",
+     solution_with(NB, "batchnorm_train", "gamma * x_hat + beta", "x_hat"), "not applied"),
+    ("test_batchnorm_train", "ignores eps",
+     solution_with(NB, "batchnorm_train", "np.sqrt(var + eps)", "np.sqrt(var + 1e-5)"), "ignored the argument eps"),
+    ("test_batchnorm_train", "standardises in place (changes x)", """
+def batchnorm_train(x, gamma, beta, eps=1e-5):
+    x -= x.mean(axis=0)
+    x /= np.sqrt(x.var(axis=0) + eps)
+    return gamma * x + beta
+""", "modified its input"),
+    # Exercise 2: update_running_stats
+    ("test_update_running_stats", "biased variance in the running average",
+     solution_with(NB, "update_running_stats", "x.var(axis=0, ddof=1)", "x.var(axis=0)"), "UNBIASED"),
+    ("test_update_running_stats", "momentum convention reversed (0.9 on the new value)",
+     solution_with(NB, "update_running_stats", "(1 - momentum) * old_mean + momentum * x.mean(axis=0)",
+                   "momentum * old_mean + (1 - momentum) * x.mean(axis=0)").replace(
+         "(1 - momentum) * old_var + momentum * x.var(axis=0, ddof=1)", "momentum * old_var + (1 - momentum) * x.var(axis=0, ddof=1)"),
+     "momentum is reversed"),
+    ("test_update_running_stats", "empty state starts with running variance 0",
+     solution_with(NB, "update_running_stats", "np.ones(d)", "np.zeros(d)"), "starts with running variance 1"),
+    ("test_update_running_stats", "restarts from 0 and 1 at every call",
+     solution_with(NB, "update_running_stats", 'state.get("running_mean", np.zeros(d))', "np.zeros(d)").replace(
+         'state.get("running_var", np.ones(d))', "np.ones(d)"), "started again"),
+    ("test_update_running_stats", "fills a new dict instead of the caller's (state not updated)",
+     solution_with(NB, "update_running_stats", "n, d = x.shape", "n, d = x.shape\n    state = dict(state)"), "Store the new averages"),
+    # Exercise 3: batchnorm_forward
+    ("test_batchnorm_forward", "eval mode still uses batch statistics",
+     UPDATE + solution_with(NB, "batchnorm_forward", 'mean = state.get("running_mean", np.zeros(d))\n        var = state.get("running_var", np.ones(d))',
+                   "mean, var = x.mean(axis=0), x.var(axis=0)"), "not with the batch's own"),
+    ("test_batchnorm_forward", "eval mode updates the running statistics (always trains)",
+     UPDATE + solution_with(NB, "batchnorm_forward", "if train:", "if True:"), "leave the running statistics unchanged"),
+    ("test_batchnorm_forward", "eval mode updates the running statistics, then uses them",
+     UPDATE + solution_with(NB, "batchnorm_forward", "        d = x.shape[1]\n", "        d = x.shape[1]\n        update_running_stats(state, x, momentum)\n"),
+     "leave the running statistics unchanged"),
+    ("test_batchnorm_forward", "training mode forgets to update the running statistics",
+     UPDATE + solution_with(NB, "batchnorm_forward", "        update_running_stats(state, x, momentum)\n", ""), "update the running statistics"),
+    ("test_batchnorm_forward", "momentum not passed on",
+     UPDATE + solution_with(NB, "batchnorm_forward", "update_running_stats(state, x, momentum)", "update_running_stats(state, x)"), "ignored the argument momentum"),
+    ("test_batchnorm_forward", "eval mode with an empty state uses variance 0",
+     UPDATE + solution_with(NB, "batchnorm_forward", 'state.get("running_var", np.ones(d))', 'state.get("running_var", np.zeros(d))'), "empty state"),
+    ("test_batchnorm_forward", "returns only out",
+     UPDATE + solution_with(NB, "batchnorm_forward", "return out, cache", "return out"), "a tuple (out, cache)"),
+    # Exercise 4: batchnorm_backward
+    ("test_batchnorm_backward", "backward missing the mean term",
+     FORWARD + solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - x_hat * dgamma / n"), "mean term is missing"),
+    ("test_batchnorm_backward", "backward missing the variance term",
+     FORWARD + solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - dbeta / n"), "variance term is missing"),
+    ("test_batchnorm_backward", "treats the batch statistics as constants",
+     FORWARD + solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout"), "treated them as constants"),
+    ("test_batchnorm_backward", "dgamma summed over the wrong axis", FORWARD + """
+def batchnorm_backward(dout, cache):
+    x_hat, inv_std, gamma, train = cache
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=1)
+    if not train:
+        return gamma * inv_std * dout, dgamma, dbeta
+    dx = gamma * inv_std * (dout - dout.mean(axis=0) - x_hat * (dout * x_hat).mean(axis=0))
+    return dx, dgamma, dbeta
+""", "Sum over the batch (axis=0)"),
+    ("test_batchnorm_backward", "dgamma summed over the wrong axis, reused in dx (crashes)",
+     FORWARD + solution_with(NB, "batchnorm_backward", "(dout * x_hat).sum(axis=0)", "(dout * x_hat).sum(axis=1)"), None),
+    ("test_batchnorm_backward", "dbeta is the mean instead of the sum",
+     FORWARD + solution_with(NB, "batchnorm_backward", "dbeta = dout.sum(axis=0)", "dbeta = dout.mean(axis=0)"), "SUM of dout"),
+    ("test_batchnorm_backward", "dgamma forgets x_hat",
+     FORWARD + solution_with(NB, "batchnorm_backward", "dgamma = (dout * x_hat).sum(axis=0)", "dgamma = dout.sum(axis=0)"), "you summed dout alone"),
+    ("test_batchnorm_backward", "gamma missing in dx",
+     FORWARD + solution_with(NB, "batchnorm_backward", "dx = gamma * inv_std * (dout", "dx = inv_std * (dout"), "factor gamma is missing"),
+    ("test_batchnorm_backward", "training formula in evaluation mode",
+     FORWARD + solution_with(NB, "batchnorm_backward", "if train:", "if True:"), "you used the training formula"),
+    ("test_batchnorm_backward", "returns the gradients in the wrong order",
+     FORWARD + solution_with(NB, "batchnorm_backward", "return dx, dgamma, dbeta", "return dx, dbeta, dgamma"), "order dx, dgamma, dbeta"),
+]
+
+
+@pytest.mark.parametrize("grade_id,name,answer,named", MISTAKES, ids=[f"{m[0]}: {m[1]}" for m in MISTAKES])
+def test_every_mistake_loses_the_points(grade_id, name, answer, named):
+    check_mistake(NB, grade_id, name, answer, named)
+
+
+def test_the_reference_answers_pass():
+    """The harness itself: the source notebook's own solutions pass every test cell."""
+    score, max_score, results = grade_in_process(NB)
+    assert score == max_score == 12, results
