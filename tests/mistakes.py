@@ -113,6 +113,8 @@ def catalogue_table():
     lines = []
     for path in sorted(here.glob("test_mistakes_*.py")):
         mod = importlib.import_module(path.stem)
+        if not hasattr(mod, "MISTAKES"):
+            continue
         full, max_score, _ = grade_in_process(mod.NB)
         lines.append(f"\n{mod.NB.parent.name} (solution: {full:g}/{max_score:g})")
         for grade_id, name, answer, _named in mod.MISTAKES:

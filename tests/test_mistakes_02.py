@@ -1,0 +1,172 @@
+"""Notebook 02: wrong answers students write, each of which must fail its tests (and lose the points).
+
+Where the mistake can be recognised, the failure message must name it.
+"""
+
+import pytest
+
+from mistakes import check_mistake, grade_in_process, solution_with
+from notebook_text import ROOT
+
+NB = ROOT / "notebooks" / "02_sgd_minibatch" / "02_sgd_minibatch.ipynb"
+
+# sgd_epoch calls the student's minibatches: its variants run with the notebook's own one.
+MINIBATCHES = solution_with(NB, "minibatches", "def minibatches", "def minibatches") + "\n"
+
+MISTAKES = [
+    # -- minibatches ---------------------------------------------------------------------
+    ("test_minibatches", "drops the last partial batch",
+     solution_with(NB, "minibatches", "range(0, n, batch_size)", "range(0, n - batch_size + 1, batch_size)"),
+     "dropped the last partial batch"),
+    ("test_minibatches", "shuffles X and y separately", """
+def minibatches(X, y, batch_size, rng):
+    if rng is None:
+        Xs, ys = X, y
+    else:
+        if isinstance(rng, (int, np.integer)):
+            rng = np.random.default_rng(rng)
+        Xs, ys = X[rng.permutation(len(X))], y[rng.permutation(len(y))]
+    return [(Xs[i:i + batch_size], ys[i:i + batch_size]) for i in range(0, len(X), batch_size)]
+""", "shuffled together"),
+    ("test_minibatches", "ignores batch_size (always 32)", """
+def minibatches(X, y, batch_size, rng):
+    order = np.arange(len(X)) if rng is None else np.random.default_rng(rng).permutation(len(X)) if isinstance(rng, int) else rng.permutation(len(X))
+    return [(X[order[i:i + 32]], y[order[i:i + 32]]) for i in range(0, len(X), 32)]
+""", "use the batch_size you are given"),
+    ("test_minibatches", "draws the order from the global np.random, not from rng",
+     solution_with(NB, "minibatches", "order = rng.permutation(n)", "order = np.random.permutation(n)"),
+     "order = rng.permutation(N)"),
+    ("test_minibatches", "shuffles even when rng is None", """
+def minibatches(X, y, batch_size, rng):
+    rng = np.random.default_rng(rng)
+    order = rng.permutation(len(X))
+    return [(X[order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(X), batch_size)]
+""", "rng=None keep the original order"),
+    ("test_minibatches", "treats an integer rng as a generator",
+     solution_with(NB, "minibatches", "if isinstance(rng, (int, np.integer)):", "if False:"),
+     "AttributeError"),
+    ("test_minibatches", "shuffles the caller's arrays in place", """
+def minibatches(X, y, batch_size, rng):
+    if rng is not None:
+        if isinstance(rng, (int, np.integer)):
+            rng = np.random.default_rng(rng)
+        order = rng.permutation(len(X))
+        X[:] = X[order]
+        y[:] = y[order]
+    return [(X[i:i + batch_size].copy(), y[i:i + batch_size].copy()) for i in range(0, len(X), batch_size)]
+""", "modified its input"),
+    ("test_minibatches", "returns a generator", """
+def minibatches(X, y, batch_size, rng):
+    if isinstance(rng, (int, np.integer)):
+        rng = np.random.default_rng(rng)
+    order = np.arange(len(X)) if rng is None else rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        yield X[order[start:start + batch_size]], y[order[start:start + batch_size]]
+""", "expected a list"),
+    ("test_minibatches", "slices one row short",
+     solution_with(NB, "minibatches", "order[start:start + batch_size]", "order[start:start + batch_size - 1]"),
+     "batch sizes"),
+    # -- linear_mse_loss_and_grad --------------------------------------------------------
+    ("test_linear_mse_loss_and_grad", "sums instead of averaging (off by N)", """
+def linear_mse_loss_and_grad(w, b, X, y):
+    r = X @ w + b - y
+    return 0.5 * float(r @ r), X.T @ r, float(np.sum(r))
+""", "N times too large"),
+    ("test_linear_mse_loss_and_grad", "loss without the 1/2",
+     solution_with(NB, "linear_mse_loss_and_grad", "loss = float(r @ r) / (2 * n)", "loss = float(r @ r) / n"),
+     "factor 1/2"),
+    ("test_linear_mse_loss_and_grad", "gradient with a stray factor 2",
+     solution_with(NB, "linear_mse_loss_and_grad", "dw = X.T @ r / n", "dw = 2 * X.T @ r / n"),
+     "no factor 2"),
+    ("test_linear_mse_loss_and_grad", "gradient sign (residual y - Xw - b)",
+     solution_with(NB, "linear_mse_loss_and_grad", "r = X @ w + b - y", "r = y - X @ w - b"),
+     "wrong sign"),
+    ("test_linear_mse_loss_and_grad", "bias gradient missing",
+     solution_with(NB, "linear_mse_loss_and_grad", "db = float(np.sum(r)) / n", "db = 0.0"),
+     "db is 0"),
+    ("test_linear_mse_loss_and_grad", "bias left out of the residual",
+     solution_with(NB, "linear_mse_loss_and_grad", "r = X @ w + b - y", "r = X @ w - y"),
+     "left the bias out"),
+    ("test_linear_mse_loss_and_grad", "dw only divided by N for the loss, not the gradient",
+     solution_with(NB, "linear_mse_loss_and_grad", "dw = X.T @ r / n", "dw = X.T @ r"),
+     "divide X^T r by N"),
+    ("test_linear_mse_loss_and_grad", "X @ r instead of X.T @ r", """
+def linear_mse_loss_and_grad(w, b, X, y):
+    r = X @ w + b - y
+    return float(r @ r) / (2 * len(y)), X @ r / len(y), float(np.mean(r))
+""", None),
+    # -- sgd_epoch -----------------------------------------------------------------------
+    ("test_sgd_epoch", "does not shuffle (ignores rng)",
+     MINIBATCHES + solution_with(NB, "sgd_epoch", "minibatches(X, y, batch_size, rng)", "minibatches(X, y, batch_size, None)"),
+     "not shuffled"),
+    ("test_sgd_epoch", "reuses the first batch for every step", MINIBATCHES + """
+def sgd_epoch(w, b, X, y, loss_and_grad, lr, batch_size, rng=None):
+    batches = minibatches(X, y, batch_size, rng)
+    losses = []
+    for _ in batches:
+        loss, dw, db = loss_and_grad(w, b, *batches[0])
+        w = w - lr * dw
+        b = b - lr * db
+        losses.append(float(loss))
+    return w, b, losses
+""", "first batch's gradient"),
+    ("test_sgd_epoch", "does not update / return the new b", MINIBATCHES + """
+def sgd_epoch(w, b, X, y, loss_and_grad, lr, batch_size, rng=None):
+    losses = []
+    for X_batch, y_batch in minibatches(X, y, batch_size, rng):
+        loss, dw, db = loss_and_grad(w, b, X_batch, y_batch)
+        w = w - lr * dw
+        losses.append(float(loss))
+    return w, b, losses
+""", "b was not updated"),
+    ("test_sgd_epoch", "updates the caller's w in place",
+     MINIBATCHES + solution_with(NB, "sgd_epoch", "w = w - lr * dw", "w -= lr * dw"),
+     "modified its input"),
+    ("test_sgd_epoch", "records the loss after the update", MINIBATCHES + """
+def sgd_epoch(w, b, X, y, loss_and_grad, lr, batch_size, rng=None):
+    losses = []
+    for X_batch, y_batch in minibatches(X, y, batch_size, rng):
+        _, dw, db = loss_and_grad(w, b, X_batch, y_batch)
+        w = w - lr * dw
+        b = b - lr * db
+        losses.append(float(loss_and_grad(w, b, X_batch, y_batch)[0]))
+    return w, b, losses
+""", "measured after each update"),
+    ("test_sgd_epoch", "uses linear_mse_loss_and_grad instead of the loss it is given",
+     MINIBATCHES + solution_with(NB, "linear_mse_loss_and_grad", "def linear", "def linear") + "\n"
+     + solution_with(NB, "sgd_epoch", "loss, dw, db = loss_and_grad(w, b, X_batch, y_batch)",
+                     "loss, dw, db = linear_mse_loss_and_grad(w, b, X_batch, y_batch)"),
+     "loss_and_grad you are given"),
+    ("test_sgd_epoch", "full-batch gradient on every step",
+     MINIBATCHES + solution_with(NB, "sgd_epoch", "loss_and_grad(w, b, X_batch, y_batch)", "loss_and_grad(w, b, X, y)"),
+     None),
+    ("test_sgd_epoch", "steps uphill",
+     MINIBATCHES + solution_with(NB, "sgd_epoch", "w = w - lr * dw", "w = w + lr * dw"),
+     "stepped uphill"),
+    ("test_sgd_epoch", "forgets the learning rate for w",
+     MINIBATCHES + solution_with(NB, "sgd_epoch", "w = w - lr * dw", "w = w - dw"),
+     "learning rate is missing"),
+    ("test_sgd_epoch", "drops the last partial batch", MINIBATCHES + """
+def sgd_epoch(w, b, X, y, loss_and_grad, lr, batch_size, rng=None):
+    losses = []
+    for X_batch, y_batch in minibatches(X, y, batch_size, rng):
+        if len(X_batch) < batch_size:
+            break
+        loss, dw, db = loss_and_grad(w, b, X_batch, y_batch)
+        w = w - lr * dw
+        b = b - lr * db
+        losses.append(float(loss))
+    return w, b, losses
+""", "dropped the last partial batch"),
+]
+
+
+@pytest.mark.parametrize("grade_id,name,answer,named", MISTAKES, ids=[f"{m[0]}: {m[1]}" for m in MISTAKES])
+def test_every_mistake_loses_the_points(grade_id, name, answer, named):
+    check_mistake(NB, grade_id, name, answer, named)
+
+
+def test_the_reference_answers_pass():
+    """The harness itself: the source notebook's own solutions pass every test cell."""
+    score, max_score, results = grade_in_process(NB)
+    assert score == max_score == 10, results
