@@ -1,0 +1,129 @@
+"""Notebook 07: wrong answers students write, each of which must fail its tests (and lose the points).
+
+Where the mistake can be recognised, the failure message must name it.
+"""
+
+import pytest
+
+from mistakes import check_mistake, grade_in_process, solution_with
+from notebook_text import ROOT
+
+NB = ROOT / "notebooks" / "07_lr_schedules" / "07_lr_schedules.ipynb"
+
+COSINE = "0.5 * (lr0 - lr_min) * (1 + np.cos(np.pi * t / T_max))"
+RESTART_COSINE = "0.5 * (lr0 - lr_min) * (1 + np.cos(np.pi * T_cur / T_i))"
+
+MISTAKES = [
+    # cosine_annealing
+    ("test_cosine_annealing", "cosine off by one step (t + 1)",
+     solution_with(NB, "cosine_annealing", "np.pi * t / T_max", "np.pi * (t + 1) / T_max"), "off by one step"),
+    ("test_cosine_annealing", "forgets lr_min",
+     solution_with(NB, "cosine_annealing", f"lr_min + {COSINE}", "0.5 * lr0 * (1 + np.cos(np.pi * t / T_max))"), "lr_min is missing"),
+    ("test_cosine_annealing", "divides by T_max - 1",
+     solution_with(NB, "cosine_annealing", "np.pi * t / T_max", "np.pi * t / (T_max - 1)"), "T_max - 1"),
+    ("test_cosine_annealing", "drops the factor 1/2",
+     solution_with(NB, "cosine_annealing", "0.5 * (lr0 - lr_min)", "(lr0 - lr_min)"), "factor 1/2"),
+    ("test_cosine_annealing", "clamps the rate at lr_min after T_max",
+     solution_with(NB, "cosine_annealing", "np.pi * t / T_max", "np.pi * min(t, T_max) / T_max"), "keeps following the cosine"),
+    # cosine_warm_restarts
+    ("test_cosine_warm_restarts", "cycles do not lengthen with T_mult",
+     solution_with(NB, "cosine_warm_restarts", "T_i *= T_mult", "T_i *= 1"), "do not lengthen"),
+    ("test_cosine_warm_restarts", "restarts one step late (T_cur > T_i)",
+     solution_with(NB, "cosine_warm_restarts", "while T_cur >= T_i:", "while T_cur > T_i:"), None),
+    ("test_cosine_warm_restarts", "off by one step (t + 1)",
+     solution_with(NB, "cosine_warm_restarts", "T_cur, T_i = t, T_0", "T_cur, T_i = t + 1, T_0"), "off by one step"),
+    ("test_cosine_warm_restarts", "ignores lr_min",
+     solution_with(NB, "cosine_warm_restarts", f"lr_min + {RESTART_COSINE}", "0.5 * lr0 * (1 + np.cos(np.pi * T_cur / T_i))"), None),
+    # cyclic
+    ("test_cyclic", "triangular2 does not halve",
+     solution_with(NB, "cyclic", "0.5 ** cycle", "1.0"), "must halve the height"),
+    ("test_cyclic", "triangular2 halves base_lr too",
+     solution_with(NB, "cyclic", "return float(base_lr + (max_lr - base_lr) * height * scale)",
+                   "return float((base_lr + (max_lr - base_lr) * height) * scale)"), "halved base_lr too"),
+    ("test_cyclic", "triangular2 already halves the first cycle",
+     solution_with(NB, "cyclic", "0.5 ** cycle", "0.5 ** (cycle + 1)"), "first cycle (c = 0) must reach max_lr"),
+    ("test_cyclic", "a cycle of step_size_up steps, not 2 * step_size_up", """
+def cyclic(t, base_lr, max_lr, step_size_up, mode="triangular"):
+    s = step_size_up
+    cycle, position = divmod(t, s)
+    height = 1 - abs(2 * position / s - 1)
+    scale = 1.0 if mode == "triangular" else 0.5 ** cycle
+    return float(base_lr + (max_lr - base_lr) * height * scale)
+""", None),
+    # should_stop
+    ("test_should_stop", "early stopping counts an equal loss as an improvement",
+     solution_with(NB, "should_stop", "loss < best - min_delta", "loss <= best - min_delta"), "equal loss is not an improvement"),
+    ("test_should_stop", "ignores min_delta",
+     solution_with(NB, "should_stop", "loss < best - min_delta", "loss < best"), "min_delta"),
+    ("test_should_stop", "stops one epoch late (wait > patience)",
+     solution_with(NB, "should_stop", "wait >= patience", "wait > patience"), None),
+    ("test_should_stop", "compares with the previous loss, not the best", """
+def should_stop(losses, patience, min_delta=0.0):
+    prev, wait = np.inf, 0
+    for loss in losses:
+        wait = 0 if loss < prev - min_delta else wait + 1
+        prev = loss
+    return wait >= patience
+""", "not the previous one"),
+    ("test_should_stop", "moves best to every new low, even one inside min_delta", """
+def should_stop(losses, patience, min_delta=0.0):
+    best, wait = np.inf, 0
+    for loss in losses:
+        wait = 0 if loss < best - min_delta else wait + 1
+        best = min(best, loss)
+    return wait >= patience
+""", None),
+    # average_weights
+    ("test_average_weights", "SWA weights the new model by 1/n instead of 1/(n+1)", """
+def average_weights(avg, w, n_averaged):
+    if isinstance(w, dict):
+        return {k: average_weights(None if n_averaged == 0 else avg[k], v, n_averaged)[0] for k, v in w.items()}, n_averaged + 1
+    if n_averaged == 0:
+        return np.array(w, dtype=float), 1
+    return avg + (w - avg) / n_averaged, n_averaged + 1
+""", "1/n instead of 1/(n+1)"),
+    ("test_average_weights", "does not count the new snapshot (returns n_averaged)",
+     solution_with(NB, "average_weights", "return avg + (w - avg) / (n_averaged + 1), n_averaged + 1",
+                   "return avg + (w - avg) / (n_averaged + 1), n_averaged"), "count"),
+    ("test_average_weights", "updates the average in place", """
+def average_weights(avg, w, n_averaged):
+    if isinstance(w, dict):
+        return {k: average_weights(None if n_averaged == 0 else avg[k], v, n_averaged)[0] for k, v in w.items()}, n_averaged + 1
+    if n_averaged == 0:
+        return np.array(w, dtype=float), 1
+    avg += (w - avg) / (n_averaged + 1)
+    return avg, n_averaged + 1
+""", "modified its input"),
+    ("test_average_weights", "an EWMA with weight 1/2, not a running mean",
+     solution_with(NB, "average_weights", "avg + (w - avg) / (n_averaged + 1)", "(avg + w) / 2"), "not a running mean"),
+    ("test_average_weights", "arrays only: no dict (state_dict) support", """
+def average_weights(avg, w, n_averaged):
+    if n_averaged == 0:
+        return np.array(w, dtype=float), 1
+    return avg + (w - avg) / (n_averaged + 1), n_averaged + 1
+""", None),
+    # log_uniform
+    ("test_log_uniform", "log-uniform sampling uniform in value",
+     solution_with(NB, "log_uniform", "np.exp(rng.uniform(np.log(low), np.log(high), size=size))",
+                   "rng.uniform(low, high, size=size)"), "uniform in value"),
+    ("test_log_uniform", "returns the logarithms (forgets exp)",
+     solution_with(NB, "log_uniform", "np.exp(rng.uniform(np.log(low), np.log(high), size=size))",
+                   "rng.uniform(np.log(low), np.log(high), size=size)"), "returned log-values"),
+    ("test_log_uniform", "mixes log10 and exp",
+     solution_with(NB, "log_uniform", "np.exp(rng.uniform(np.log(low), np.log(high), size=size))",
+                   "np.exp(rng.uniform(np.log10(low), np.log10(high), size=size))"), "mixed logarithm bases"),
+    ("test_log_uniform", "ignores size",
+     solution_with(NB, "log_uniform", "np.exp(rng.uniform(np.log(low), np.log(high), size=size))",
+                   "np.exp(rng.uniform(np.log(low), np.log(high)))"), None),
+]
+
+
+@pytest.mark.parametrize("grade_id,name,answer,named", MISTAKES, ids=[f"{m[0]}: {m[1]}" for m in MISTAKES])
+def test_every_mistake_loses_the_points(grade_id, name, answer, named):
+    check_mistake(NB, grade_id, name, answer, named)
+
+
+def test_the_reference_answers_pass():
+    """The harness itself: the source notebook's own solutions pass every test cell."""
+    score, max_score, results = grade_in_process(NB)
+    assert score == max_score == 10, results

@@ -1,0 +1,128 @@
+"""Notebook 09: wrong answers students write, each of which must fail its tests (and lose the points).
+
+Where the mistake can be recognised, the failure message must name it.
+"""
+
+import pytest
+
+from mistakes import check_mistake, grade_in_process, solution_with
+from notebook_text import ROOT
+
+NB = ROOT / "notebooks" / "09_softmax" / "09_softmax.ipynb"
+
+
+def solution(grade_id):
+    """The notebook's own solution cell: the exercises a variant builds on (the test cells call them)."""
+    return solution_with(NB, grade_id, "def ", "def ")
+
+
+SOFTMAX = solution("softmax") + "\n"
+LOSSES = SOFTMAX + solution("cross_entropy") + "\n"
+GRADIENT = LOSSES + solution("softmax_cross_entropy") + "\n"
+
+MISTAKES = [
+    # Exercise 1: softmax
+    ("test_softmax", "no max shift (exp overflows at 1e4)",
+     solution_with(NB, "softmax", "z - z.max(axis=-1, keepdims=True)", "z"), "overflow"),
+    ("test_softmax", "one maximum for the whole array",
+     solution_with(NB, "softmax", "z - z.max(axis=-1, keepdims=True)", "z - z.max()"), "each row's own maximum"),
+    ("test_softmax", "max over the wrong axis (columns)",
+     solution_with(NB, "softmax", "z.max(axis=-1, keepdims=True)", "z.max(axis=0, keepdims=True)"), "maximum of each column"),
+    ("test_softmax", "normalises over the wrong axis (columns)",
+     solution_with(NB, "softmax", "e.sum(axis=-1, keepdims=True)", "e.sum(axis=0, keepdims=True)"), "each COLUMN sums to 1"),
+    ("test_softmax", "divides by the sum of the whole array",
+     solution_with(NB, "softmax", "e.sum(axis=-1, keepdims=True)", "e.sum()"), "sum of the whole array"),
+    ("test_softmax", "max without keepdims (broadcasts across columns)",
+     solution_with(NB, "softmax", "z.max(axis=-1, keepdims=True)", "z.max(axis=-1)"), None),
+    ("test_softmax", "hard-codes axis=1 (fails on a single vector)",
+     solution_with(NB, "softmax", "axis=-1, keepdims=True)", "axis=1, keepdims=True)"), None),
+    ("test_softmax", "changes z in place", """
+def softmax(z):
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+""", "modified its input"),
+    # Exercise 2: cross_entropy
+    ("test_cross_entropy", "log of softmax (underflows to -inf at 1e4)", SOFTMAX + """
+def cross_entropy(logits, y):
+    n = logits.shape[0]
+    return float(-np.mean(np.log(softmax(logits)[np.arange(n), y])))
+""", "log-sum-exp"),
+    ("test_cross_entropy", "sum over the rows instead of the mean",
+     solution_with(NB, "cross_entropy", "np.mean(log_sum_exp", "np.sum(log_sum_exp"), "SUM over the rows"),
+    ("test_cross_entropy", "mean over all N*C entries (classes too)", SOFTMAX + """
+def cross_entropy(logits, y):
+    onehot = np.eye(logits.shape[1])[y]
+    m = logits.max(axis=1, keepdims=True)
+    log_p = logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+    return float(-np.mean(onehot * log_p))
+""", "average over the N rows only"),
+    ("test_cross_entropy", "picks logits[:, y] (an N x N block)",
+     solution_with(NB, "cross_entropy", "logits[np.arange(n), y]", "logits[:, y]"), "N x N block"),
+    ("test_cross_entropy", "sign flipped",
+     solution_with(NB, "cross_entropy", "np.mean(log_sum_exp - logits[np.arange(n), y])",
+                   "np.mean(logits[np.arange(n), y] - log_sum_exp)"), "sign is flipped"),
+    ("test_cross_entropy", "labels used as floats for indexing",
+     solution_with(NB, "cross_entropy", "logits[np.arange(n), y]", "logits[np.arange(n), y.astype(float)]"), None),
+    ("test_cross_entropy", "returns the per-row losses, not their mean",
+     solution_with(NB, "cross_entropy", "float(np.mean(log_sum_exp - logits[np.arange(n), y]))",
+                   "log_sum_exp - logits[np.arange(n), y]"), "single number"),
+    ("test_cross_entropy", "log-sum-exp without adding the maximum back",
+     solution_with(NB, "cross_entropy", "m[:, 0] + np.log(", "np.log("), None),
+    # Exercise 3: softmax_cross_entropy
+    ("test_softmax_cross_entropy", "gradient not divided by the batch size",
+     LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits / n", "dlogits"), "divide by the batch size N"),
+    ("test_softmax_cross_entropy", "one-hot subtracted on whole columns (p[:, y] -= 1)",
+     LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits[np.arange(n), y] -= 1", "dlogits[:, y] -= 1"), "wrong entries"),
+    ("test_softmax_cross_entropy", "one-hot term missing",
+     LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits[np.arange(n), y] -= 1", "pass"), "one-hot term is missing"),
+    ("test_softmax_cross_entropy", "sign flipped (one-hot minus p)",
+     LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits / n", "-dlogits / n"), "sign is flipped"),
+    ("test_softmax_cross_entropy", "divides by the number of classes",
+     LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits / n", "dlogits / dlogits.shape[1]"), "number of classes"),
+    ("test_softmax_cross_entropy", "returns only the gradient",
+     LOSSES + solution_with(NB, "softmax_cross_entropy", "return loss, dlogits / n", "return dlogits / n"), None),
+    ("test_softmax_cross_entropy", "naive softmax inside (NaN at 1e4)", LOSSES + """
+def softmax_cross_entropy(logits, y):
+    n = logits.shape[0]
+    e = np.exp(logits)
+    dlogits = e / e.sum(axis=1, keepdims=True)
+    dlogits[np.arange(n), y] -= 1
+    return cross_entropy(logits, y), dlogits / n
+""", "stable softmax"),
+    # Exercise 4: linear_softmax_step
+    ("test_linear_softmax_step", "bias gradient is the mean, not the sum",
+     GRADIENT + solution_with(NB, "linear_softmax_step", "dlogits.sum(axis=0)", "dlogits.mean(axis=0)"), "not the mean"),
+    ("test_linear_softmax_step", "returns the loss after the step", GRADIENT + """
+def linear_softmax_step(W, b, X, y, lr):
+    logits = X @ W + b
+    loss, dlogits = softmax_cross_entropy(logits, y)
+    W, b = W - lr * (X.T @ dlogits), b - lr * dlogits.sum(axis=0)
+    return W, b, cross_entropy(X @ W + b, y)
+""", "AFTER the step"),
+    ("test_linear_softmax_step", "steps uphill",
+     GRADIENT + solution_with(NB, "linear_softmax_step", "W - lr * dW, b - lr * db", "W + lr * dW, b + lr * db"), "uphill"),
+    ("test_linear_softmax_step", "dW transposed (dlogits.T @ X)",
+     GRADIENT + solution_with(NB, "linear_softmax_step", "X.T @ dlogits", "dlogits.T @ X"), "shape"),
+    ("test_linear_softmax_step", "updates W and b in place", GRADIENT + """
+def linear_softmax_step(W, b, X, y, lr):
+    loss, dlogits = softmax_cross_entropy(X @ W + b, y)
+    W -= lr * (X.T @ dlogits)
+    b -= lr * dlogits.sum(axis=0)
+    return W, b, loss
+""", "modified its input"),
+    ("test_linear_softmax_step", "forgets the learning rate",
+     GRADIENT + solution_with(NB, "linear_softmax_step", "W - lr * dW", "W - dW"), "learning rate is missing"),
+]
+
+
+@pytest.mark.parametrize("grade_id,name,answer,named", MISTAKES, ids=[f"{m[0]}: {m[1]}" for m in MISTAKES])
+def test_every_mistake_loses_the_points(grade_id, name, answer, named):
+    check_mistake(NB, grade_id, name, answer, named)
+
+
+def test_the_reference_answers_pass():
+    """The harness itself: the source notebook's own solutions pass every test cell."""
+    score, max_score, results = grade_in_process(NB)
+    assert score == max_score == 12, results
