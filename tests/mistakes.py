@@ -170,3 +170,30 @@ def remote_scores(nb_path, variants):
     finally:
         session.close()
     return scores
+
+
+def solution_of(nb_path, solution_id):
+    """The notebook's own solution cell, unchanged: what a variant of a later exercise builds on."""
+    for c in _cells(nb_path):
+        if _nbgrader(c).get("grade_id") == solution_id and _nbgrader(c).get("solution"):
+            return c.source
+    raise KeyError(f"{nb_path.name} has no solution cell {solution_id}")
+
+
+def catalogue_tests(nb_path, mistakes, points):
+    """The two tests of a catalogue module (``tests/test_mistakes_NN.py``)::
+
+        test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 10)
+    """
+    import pytest
+
+    @pytest.mark.parametrize("grade_id,name,answer,named", mistakes, ids=[f"{m[0]}: {m[1]}" for m in mistakes])
+    def test_every_mistake_loses_the_points(grade_id, name, answer, named):
+        check_mistake(nb_path, grade_id, name, answer, named)
+
+    def test_the_reference_answers_pass():
+        """The harness itself: the source notebook's own solutions pass every test cell."""
+        score, max_score, results = grade_in_process(nb_path)
+        assert score == max_score == points, results
+
+    return test_every_mistake_loses_the_points, test_the_reference_answers_pass

@@ -3,9 +3,7 @@
 Where the mistake can be recognised, the failure message must name it.
 """
 
-import pytest
-
-from mistakes import check_mistake, grade_in_process, solution_with
+from mistakes import catalogue_tests, solution_with
 from notebook_text import ROOT
 
 NB = ROOT / "notebooks" / "03_ewma" / "03_ewma.ipynb"
@@ -146,12 +144,4 @@ def ewma_update(state, x, beta, bias_correction=False):
 ]
 
 
-@pytest.mark.parametrize("grade_id,name,answer,named", MISTAKES, ids=[f"{m[0]}: {m[1]}" for m in MISTAKES])
-def test_every_mistake_loses_the_points(grade_id, name, answer, named):
-    check_mistake(NB, grade_id, name, answer, named)
-
-
-def test_the_reference_answers_pass():
-    """The harness itself: the source notebook's own solutions pass every test cell."""
-    score, max_score, results = grade_in_process(NB)
-    assert score == max_score == 10, results
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 10)

@@ -3,9 +3,7 @@
 Where the mistake can be recognised, the failure message must name it.
 """
 
-import pytest
-
-from mistakes import check_mistake, grade_in_process, solution_with
+from mistakes import catalogue_tests, solution_with
 from notebook_text import ROOT
 
 NB = ROOT / "notebooks" / "06_adam" / "06_adam.ipynb"
@@ -135,12 +133,4 @@ def adam(w, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
 ]
 
 
-@pytest.mark.parametrize("grade_id,name,answer,named", MISTAKES, ids=[f"{m[0]}: {m[1]}" for m in MISTAKES])
-def test_every_mistake_loses_the_points(grade_id, name, answer, named):
-    check_mistake(NB, grade_id, name, answer, named)
-
-
-def test_the_reference_answers_pass():
-    """The harness itself: the source notebook's own solutions pass every test cell."""
-    score, max_score, results = grade_in_process(NB)
-    assert score == max_score == 10, results
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 10)

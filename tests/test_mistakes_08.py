@@ -3,17 +3,14 @@
 Where the mistake can be recognised, the failure message must name it.
 """
 
-import pytest
-
-from mistakes import check_mistake, grade_in_process, solution_with
+from mistakes import solution_of, catalogue_tests, solution_with
 from notebook_text import ROOT
 
 NB = ROOT / "notebooks" / "08_batchnorm" / "08_batchnorm.ipynb"
 
 
 def solution(grade_id):
-    """The notebook's own solution cell: the exercises a variant builds on (the test cells call them)."""
-    return solution_with(NB, grade_id, "def ", "def ")
+    return solution_of(NB, grade_id)
 
 
 UPDATE = solution("update_running_stats") + "\n"
@@ -109,12 +106,4 @@ def batchnorm_backward(dout, cache):
 ]
 
 
-@pytest.mark.parametrize("grade_id,name,answer,named", MISTAKES, ids=[f"{m[0]}: {m[1]}" for m in MISTAKES])
-def test_every_mistake_loses_the_points(grade_id, name, answer, named):
-    check_mistake(NB, grade_id, name, answer, named)
-
-
-def test_the_reference_answers_pass():
-    """The harness itself: the source notebook's own solutions pass every test cell."""
-    score, max_score, results = grade_in_process(NB)
-    assert score == max_score == 12, results
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 12)
