@@ -231,7 +231,7 @@ def _sync_module(orig, new):
     with torch.no_grad():
         for name, p in list(orig._parameters.items()):
             q = new._parameters.get(name, None) if name in new._parameters else None
-            if q is None or p is None or q.shape != p.shape:
+            if q is None or p is None or q.shape != p.shape or q.dtype != p.dtype:
                 orig._parameters[name] = new._parameters.get(name)
             else:
                 p.copy_(q)
@@ -241,7 +241,8 @@ def _sync_module(orig, new):
                 orig._parameters[name] = new._parameters[name]
         for name in list(orig._buffers):
             if name in new._buffers and new._buffers[name] is not None and orig._buffers[name] is not None \
-                    and new._buffers[name].shape == orig._buffers[name].shape:
+                    and new._buffers[name].shape == orig._buffers[name].shape \
+                    and new._buffers[name].dtype == orig._buffers[name].dtype:
                 orig._buffers[name].copy_(new._buffers[name])
             else:
                 orig._buffers[name] = new._buffers.get(name)

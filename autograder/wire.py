@@ -327,12 +327,8 @@ def build_module(x, codec, depth):
             value = codec.decode(enc, depth + 1)
             if not isinstance(value, torch.Tensor) or name not in dict(m.named_parameters(recurse=False)):
                 raise WireError("a model parameter that does not fit its layer")
-            p = getattr(m, name)
-            if p.shape != value.shape:
-                setattr(m, name, nn.Parameter(value.detach().clone(), requires_grad=value.requires_grad))
-            else:
-                p.copy_(value)
-                p.requires_grad_(value.requires_grad)
+            # a new Parameter from the value: its dtype (float64 models) and flag, not the default layer's
+            setattr(m, name, nn.Parameter(value.detach().clone(), requires_grad=value.requires_grad))
         for name, enc in (x.get("buffers") or {}).items():
             value = codec.decode(enc, depth + 1)
             if name in dict(m.named_buffers(recurse=False)) and isinstance(value, torch.Tensor):

@@ -96,6 +96,19 @@ def test_models_cross_and_their_changes_come_back(session):
     assert groups[0]["params"][0] is model.fc.weight, "parameters must come back as the model's own objects"
 
 
+def test_float64_models_keep_their_dtype_both_ways(session):
+    run_ok(session, "import torch\n"
+                    "def new_head(model, n):\n"
+                    "    old = model.fc\n"
+                    "    model.fc = torch.nn.Linear(old.in_features, n).to(old.weight.dtype)\n"
+                    "    return model\n")
+    model = nn.Sequential(OrderedDict(features=nn.Linear(4, 3), fc=nn.Linear(3, 2))).double()
+    got = session.proxies(["new_head"])["new_head"](model, 5)
+    assert got.fc.weight.dtype == torch.float64 and got.features.weight.dtype == torch.float64
+    assert model.fc.weight.dtype == torch.float64 and model.fc.out_features == 5
+    assert got(torch.zeros(1, 4, dtype=torch.float64)).shape == (1, 5)
+
+
 def test_a_hung_call_is_stopped_and_the_session_recovers(tmp_path):
     s = Session("none", Limits(cell_s=1.5, notebook_s=60), job_dir=tmp_path)
     try:

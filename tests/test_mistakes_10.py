@@ -1,0 +1,120 @@
+"""Notebook 10: wrong answers students write, each of which must fail its tests (and lose the points).
+
+Where the mistake can be recognised, the failure message must name it.
+"""
+
+from mistakes import catalogue_tests, solution_with
+from notebook_text import ROOT
+
+NB = ROOT / "notebooks" / "10_transfer_learning" / "10_transfer_learning.ipynb"
+
+MISTAKES = [
+    ("test_count_trainable", "counts frozen parameters too",
+     solution_with(NB, "count_trainable", " if p.requires_grad)", ")"), "counted the frozen parameters too"),
+    ("test_count_trainable", "counts tensors, not elements",
+     solution_with(NB, "count_trainable", "sum(p.numel() for p", "sum(1 for p"), "counted parameter tensors"),
+    ("test_count_trainable", "counts frozen parameters instead of trainable ones",
+     solution_with(NB, "count_trainable", "if p.requires_grad", "if not p.requires_grad"), "instead of the trainable ones"),
+    ("test_count_trainable", "loops over model.modules() and counts nested parameters again", """
+def count_trainable(model):
+    return sum(p.numel() for m in model.modules() for p in m.parameters() if p.requires_grad)
+""", "more than once"),
+    ("test_count_trainable", "returns a float", """
+def count_trainable(model):
+    return float(sum(p.numel() for p in model.parameters() if p.requires_grad))
+""", "expected an int"),
+    ("test_freeze_backbone", "freezes the new head too (every parameter)", """
+def freeze_backbone(model, head_name="fc"):
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    return model
+""", "froze the head too"),
+    ("test_freeze_backbone", "leaves BatchNorm statistics updating (requires_grad only)",
+     solution_with(NB, "freeze_backbone", "            m.eval()", "            pass"), "in training mode"),
+    ("test_freeze_backbone", "puts the whole model in eval mode", """
+def freeze_backbone(model, head_name="fc"):
+    head_params = {id(p) for p in model.get_submodule(head_name).parameters()}
+    for p in model.parameters():
+        if id(p) not in head_params:
+            p.requires_grad_(False)
+    model.eval()
+    return model
+""", "whole model in eval mode"),
+    ("test_freeze_backbone", "only BatchNorm2d goes to eval, not BatchNorm1d",
+     solution_with(NB, "freeze_backbone", "nn.modules.batchnorm._BatchNorm", "nn.BatchNorm2d"), "BatchNorm1d"),
+    ("test_freeze_backbone", "matches the head with a bare startswith(head_name)", """
+def freeze_backbone(model, head_name="fc"):
+    for name, p in model.named_parameters():
+        if not name.startswith(head_name):
+            p.requires_grad_(False)
+    for name, m in model.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not name.startswith(head_name):
+            m.eval()
+    return model
+""", "starts with 'fc'"),
+    ("test_freeze_backbone", "hard-codes model.features as the backbone", """
+def freeze_backbone(model, head_name="fc"):
+    for p in model.features.parameters():
+        p.requires_grad_(False)
+    for m in model.features.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    return model
+""", None),
+    ("test_freeze_backbone", "puts the head's BatchNorm in eval too",
+     solution_with(NB, "freeze_backbone", " and id(m) not in head_modules", ""), "part of the head"),
+    ("test_freeze_backbone", "forgets to return the model",
+     solution_with(NB, "freeze_backbone", "    return model\n", ""), "returned None"),
+    ("test_replace_head", "new head with the old head's out_features as in_features",
+     solution_with(NB, "replace_head", "nn.Linear(old.in_features,", "nn.Linear(old.out_features,"), "in_features"),
+    ("test_replace_head", "only changes the out_features attribute", """
+def replace_head(model, num_classes, head_name="fc"):
+    model.get_submodule(head_name).out_features = num_classes
+    return model
+""", "does not resize the weight"),
+    ("test_replace_head", "one output too many",
+     solution_with(NB, "replace_head", "num_classes, bias=", "num_classes + 1, bias="), "out_features"),
+    ("test_replace_head", "the new head copies the old head's (frozen) requires_grad", """
+def replace_head(model, num_classes, head_name="fc"):
+    old = model.get_submodule(head_name)
+    new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None, device=old.weight.device, dtype=old.weight.dtype)
+    new.requires_grad_(old.weight.requires_grad)
+    parent_name, _, child_name = head_name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child_name, new)
+    return model
+""", "new head is frozen"),
+    ("test_replace_head", "setattr(model, head_name, ...) breaks dotted head names", """
+def replace_head(model, num_classes, head_name="fc"):
+    old = model.get_submodule(head_name)
+    setattr(model, head_name, nn.Linear(old.in_features, num_classes, bias=old.bias is not None, dtype=old.weight.dtype))
+    return model
+""", None),
+    ("test_replace_head", "always adds a bias",
+     solution_with(NB, "replace_head", "bias=old.bias is not None", "bias=True"), "bias"),
+    ("test_replace_head", "returns the new layer, not the model",
+     solution_with(NB, "replace_head", "    return model\n", "    return new\n"), "returned the new Linear layer"),
+    ("test_param_groups", "swaps the learning rates",
+     solution_with(NB, "param_groups", '"lr": lr * backbone_factor})', '"lr": lr})').replace('"head", "params": head, "lr": lr}', '"head", "params": head, "lr": lr * backbone_factor}'),
+     "swapped the learning rates"),
+    ("test_param_groups", "divides by backbone_factor",
+     solution_with(NB, "param_groups", "lr * backbone_factor", "lr / backbone_factor"), "divided by backbone_factor"),
+    ("test_param_groups", "ignores backbone_factor (always 0.1)",
+     solution_with(NB, "param_groups", "lr * backbone_factor", "lr * 0.1"), "ignored the argument backbone_factor"),
+    ("test_param_groups", "lists the head twice (backbone = every parameter)", """
+def param_groups(model, lr, backbone_factor=0.1, head_name="fc"):
+    head = [p for p in model.get_submodule(head_name).parameters() if p.requires_grad]
+    backbone = [p for p in model.parameters() if p.requires_grad]
+    return [{"name": "backbone", "params": backbone, "lr": lr * backbone_factor}, {"name": "head", "params": head, "lr": lr}]
+""", "appears more than once"),
+    ("test_param_groups", "lists frozen parameters too",
+     solution_with(NB, "param_groups", "        if p.requires_grad:\n", "        if True:\n"), "frozen parameter"),
+    ("test_param_groups", "keeps an empty group",
+     solution_with(NB, "param_groups", "    if backbone:\n", "    if True:\n"), "is empty"),
+]
+
+
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 10)
