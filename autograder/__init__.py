@@ -2,14 +2,23 @@
 
 Where things are:
 
-* ``cli.py``          -- the ``course`` command (lab, release, check, grade) and its error handling.
+* ``cli.py``          -- the ``course`` command (lab, release, check, grade, demo) and its error handling.
 * ``course_dir.py``   -- finding the course (``notebooks/``) and its assignments.
 * ``student_lib.py``  -- the copy of ``course_lib`` students receive: support modules only.
 * ``pipeline.py``     -- nbgrader's own generate_assignment / autograde / generate_feedback,
   run in a private staging course directory.
+* ``grading.py``      -- ``course check`` and ``course grade``: jobs, worker processes or Dask,
+  saving results as they come, the class summary.
+* ``execute.py``      -- nbgrader's execute step replaced: student cells in the sandbox, test cells
+  (from the instructor's source) here.
+* ``jail.py``         -- the sandbox: Linux namespaces, a file system without the instructor's
+  files, no network, limits.
+* ``student_process.py`` -- what runs inside the sandbox: the student's cells and functions.
+* ``remote.py``, ``wire.py`` -- calling a student's function from a test; plain data only across.
 * ``feedback.py``     -- what a student is shown: scores and failure messages, never hidden tests.
 * ``submissions.py``  -- reading a folder of submissions and rejecting bad files with one sentence.
 * ``workspace.py``    -- the student workspace that ``course lab`` keeps in sync with the release.
+* ``demo.py``         -- ``course demo``: a simulated class, graded.
 """
 
 

@@ -16,7 +16,6 @@ cells from the gradebook, saving scores, feedback) is unchanged.
 import ast
 import contextlib
 import random
-import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -200,5 +199,4 @@ class IsolatedExecute(NbGraderPreprocessor):
             run_notebook(nb, source_nb, session)
         finally:
             session.close()
-            shutil.rmtree(session.job_dir, ignore_errors=True)
         return nb, resources

@@ -129,15 +129,21 @@ def missing_solution_cells(stage, assignment, nb_name, graded):
 
 _STAGES = {}
 _STAGE_LOCK = threading.Lock()
+_TEMPLATE = {}   # set in local worker processes: the stage the main process generated for the batch
 
 
 def _stage_for(course_root, assignment, options):
     from autograder.pipeline import Stage
 
-    key = (str(course_root), assignment, options)
+    template = _TEMPLATE.get("dir")
+    key = (str(course_root), None if template else assignment, options)
     with _STAGE_LOCK:
         if key not in _STAGES:
-            _STAGES[key] = Stage(course_root, [assignment], isolation=options.isolation, limits=options.limits)
+            if template:
+                _STAGES[key] = Stage(course_root, _TEMPLATE["assignments"], isolation=options.isolation,
+                                     limits=options.limits, template=template)
+            else:
+                _STAGES[key] = Stage(course_root, [assignment], isolation=options.isolation, limits=options.limits)
             atexit.register(_STAGES[key].close)
         return _STAGES[key]
 
@@ -156,8 +162,11 @@ def grade_job(course_root, job, options=Options()):
         return res
 
 
-def warm_up():
+def warm_up(template=None, assignments=()):
     """Pay the one-off imports (nbgrader, torch and its first optimizer step) once per worker.
+
+    ``template``: a stage the main process already generated for the batch's assignments;
+    the worker copies it instead of running nbgrader's generate_assignment again.
 
     Workers ignore Ctrl-C: the main process stops the batch, and a worker killed mid-job
     would only turn a good result into a lost one.
@@ -165,6 +174,8 @@ def warm_up():
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if template:
+        _TEMPLATE.update(dir=template, assignments=list(assignments))
     import nbgrader.converters  # noqa: F401
     import torch
 
@@ -419,8 +430,13 @@ def _run_jobs(course_root, jobs, workers, dask_address, options):
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    from autograder.pipeline import Stage
+
+    assignments = sorted({j.assignment for j in jobs})
+    template = Stage(course_root, assignments, isolation=options.isolation, limits=options.limits)
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=warm_up)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=warm_up,
+                               initargs=(str(template.dir), assignments))
     try:
         pending = {pool.submit(grade_job, str(course_root), job, options): job for job in jobs}
         while pending:
@@ -430,6 +446,7 @@ def _run_jobs(course_root, jobs, workers, dask_address, options):
                 yield job, _result_or_problem(fut, job)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        template.close()
 
 
 def _result_or_problem(fut, job):

@@ -196,9 +196,9 @@ class StudentProcess:
             cwd = self.work
         else:
             raise CourseError(f"unknown isolation {isolation!r}: use 'namespaces' or 'none'.")
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=open(self.job_dir / "student-stderr.log", "ab"), pass_fds=(child_r, child_w),
-                                     start_new_session=True, preexec_fn=preexec)
+        with open(self.job_dir / "student-stderr.log", "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=log, pass_fds=(child_r, child_w), start_new_session=True, preexec_fn=preexec)
         os.close(child_r)
         os.close(child_w)
         self._buf = b""

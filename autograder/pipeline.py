@@ -146,7 +146,7 @@ class PipelineError(Exception):
 class Stage:
     """A private nbgrader course directory for one command; delete it with :meth:`close`."""
 
-    def __init__(self, course_root, assignments=None, isolation="namespaces", limits=None, hide=()):
+    def __init__(self, course_root, assignments=None, isolation="namespaces", limits=None, hide=(), template=None):
         self.course_root = Path(course_root)
         self.dir = Path(tempfile.mkdtemp(prefix="course-stage-"))
         from course_lib.runtime import data_dir
@@ -155,6 +155,11 @@ class Stage:
         hide = [self.course_root, self.dir, *hide]
         self.config = nbgrader_config(self.dir, isolation, limits, data_dir(), hide)
         self.assignments = list(assignments) if assignments is not None else list_assignments(self.course_root)
+        if template is not None:  # a copy of a stage made for the same assignments: no need to generate again
+            for part in ("source", "release", "gradebook.db"):
+                src = Path(template) / part
+                (shutil.copytree if src.is_dir() else shutil.copyfile)(src, self.dir / part)
+            return
         for a in self.assignments:
             src = self.course_root / "notebooks" / a
             dest = self.dir / "source" / a

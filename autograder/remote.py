@@ -14,6 +14,7 @@ replays the cells run so far, except the one that caused the problem.
 
 import builtins
 import re
+import shutil
 import time
 
 from autograder import wire
@@ -67,6 +68,7 @@ class Remote:
 class Session:
     def __init__(self, isolation="namespaces", limits=Limits(), data_dir=None, hide=(), job_dir=None):
         self.isolation, self.limits, self.data_dir, self.hide = isolation, limits, data_dir, tuple(hide)
+        self._own_dir = job_dir is None
         self.job_dir = job_dir or new_job_dir()
         self.proc = None
         self.cells = []            # cells run so far: replayed after a restart
@@ -106,6 +108,8 @@ class Session:
     def close(self):
         if self.proc is not None:
             self.proc.close()
+        if self._own_dir:
+            shutil.rmtree(self.job_dir, ignore_errors=True)
 
     # -- cells ---------------------------------------------------------------------------------
     def run_cell(self, code):

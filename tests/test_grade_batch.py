@@ -143,3 +143,21 @@ def test_a_stopped_batch_keeps_what_was_graded_and_resumes(tmp_path):
     assert again.returncode == 0, again.stderr
     assert f"{done} kept from an earlier run" in again.stdout
     assert _grades(out) == {f"s{i}": (10, 10) for i in range(4)}
+
+
+def test_course_demo_grades_a_simulated_class(tmp_path):
+    out = tmp_path / "demo"
+    proc = run_course("demo", "--out", out, "--workers", "2", timeout=1200)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    grades = _grades(out / "grades")
+    assert grades["ada_correct"] == (10, 10) and grades["ben_one_mistake"] == (7, 10)
+    assert grades["cat_blank"] == grades["dan_not_a_notebook"] == grades["eve_hostile"] == (0, 10)
+    assert grades["fay_renamed"] == (10, 10)
+    assert "passed by" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    # a folder the demo did not make is never overwritten
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("important")
+    again = run_course("demo", "--out", mine)
+    assert again.returncode == 2 and "was not made by `course demo`" in again.stderr
+    assert (mine / "thesis.txt").read_text() == "important"
