@@ -6,7 +6,9 @@ Two kinds of module live here:
   e.g. ``course_lib.optim.adam``. They are the instructor's answers; ``course release``
   leaves them out of everything a student receives.
 * **Support** modules the notebooks import: landscapes, plotting, widgets, data sets,
-  models, the training loop, the optimizer wrapper, and the checks used by the tests.
+  models, the training loop, the optimizer wrapper, the checks used by the tests, the
+  course's own pretrained backbone (``backbones``, notebook 10) and the fast CIFAR-10 GPU
+  training that ``benchmarks/cifar10_gpu.py`` times (``cifar_speed``).
 
 Importing ``course_lib`` itself is cheap (no torch, no matplotlib); import the module
 you need, e.g. ``from course_lib import landscapes``.
