@@ -63,6 +63,9 @@ _JAIL_SCRIPT = r"""
 set -eu
 R="$1"; W="$2"; D="$3"; shift 3
 mount -t tmpfs -o size=16m,mode=755 sandbox-root "$R"
+# the private /tmp first: a venv under /tmp (a CI checkout) is bound inside it below, not hidden by it
+mkdir -p "$R/tmp"
+mount -t tmpfs -o size=256m,mode=1777 tmp "$R/tmp"
 for d in $BIND_RO; do
   [ -e "$d" ] || continue
   mkdir -p "$R$d"; mount --rbind "$d" "$R$d"; mount -o remount,ro,bind "$R$d"
@@ -70,9 +73,8 @@ done
 for d in $HIDE; do
   [ -d "$R$d" ] && mount -t tmpfs -o size=1k,mode=555 hidden "$R$d"
 done
-mkdir -p "$R/sandbox" "$R/tmp" "$R/proc" "$R/dev" "$R/data"
+mkdir -p "$R/sandbox" "$R/proc" "$R/dev" "$R/data"
 mount --bind "$W" "$R/sandbox"
-mount -t tmpfs -o size=256m,mode=1777 tmp "$R/tmp"
 mount -t proc proc "$R/proc"
 for n in null zero random urandom; do touch "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
 if [ -d "$D" ]; then mount --rbind "$D" "$R/data"; mount -o remount,ro,bind "$R/data"; fi
