@@ -92,17 +92,11 @@ def cmd_lab(root, args):
             print(f"  kept your version of {rel}")
     if args.sync_only:
         return 0
-    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={ws}", "--ServerApp.ip=127.0.0.1"]
-    if args.port:
-        argv.append(f"--ServerApp.port={args.port}")
-    if args.no_browser:
-        argv.append("--no-browser")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        argv.append("--allow-root")  # containers and CI machines run as root; Jupyter refuses that by default
+    from autograder.lab import lab_command
+
+    argv, env = lab_command(root, ws, port=args.port, open_browser=not args.no_browser)
     sys.stdout.flush()
-    os.environ["COURSE_ROOT"] = str(root)  # kernels find the course's data/ folder through it
-    os.environ.pop("MPLBACKEND", None)  # let ipykernel pick the inline backend
-    os.execv(sys.executable, argv)
+    os.execve(sys.executable, argv, env)
 
 
 def cmd_release(root, args):

@@ -12,6 +12,8 @@ form, a numerical gradient), never from the reference solutions.
 
 import numpy as np
 
+from course_lib import notebook_errors
+
 
 class CheckFailed(AssertionError):
     """A test found a wrong answer; the message says what is wrong and how to look for it."""
@@ -107,3 +109,7 @@ def check_unchanged(what, before, after):
     """The function must not modify its input in place."""
     if not np.array_equal(_as_numpy(before), _as_numpy(after)):
         raise CheckFailed(f"{what} modified its input array in place; work on a copy (e.g. `w = w.copy()` or `w = w - ...`).")
+
+
+# In a notebook, a failed check shows as its one sentence, not a stack of frames in this module.
+notebook_errors.install((CheckFailed,))

@@ -1,8 +1,9 @@
 """Where a notebook is running: grading or not, CPU or GPU, and how big its demos may be.
 
 ``course grade`` and ``course check`` set the environment variable ``COURSE_GRADING=1``
-in the kernels they start; demo cells call :func:`is_grading` to skip or shrink
-themselves, so grading a notebook stays fast.
+in the kernels they start, and nbgrader's **Validate** button runs its kernel with
+``NBGRADER_VALIDATING=1``; demo cells call :func:`is_grading` to skip or shrink
+themselves, so grading or validating a notebook stays fast.
 """
 
 import os
@@ -10,9 +11,17 @@ import os
 GRADING_ENV = "COURSE_GRADING"
 
 
+VALIDATING_ENV = "NBGRADER_VALIDATING"
+
+
+def _flag(name):
+    return os.environ.get(name, "") not in ("", "0", "false", "False")
+
+
 def is_grading():
-    """True while the notebook is being autograded (``COURSE_GRADING=1``)."""
-    return os.environ.get(GRADING_ENV, "") not in ("", "0", "false", "False")
+    """True while the notebook is being autograded (``COURSE_GRADING=1``) or validated
+    (``NBGRADER_VALIDATING=1``, set by nbgrader's Validate button and ``nbgrader validate``)."""
+    return _flag(GRADING_ENV) or _flag(VALIDATING_ENV)
 
 
 def device():

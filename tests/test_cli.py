@@ -1,6 +1,7 @@
 """The ``course`` command on bad input: one clear sentence, a non-zero exit, nothing overwritten."""
 
 import json
+import os
 
 from conftest import ROOT, run_course
 
@@ -68,3 +69,48 @@ def test_lab_sync_keeps_the_students_work(tmp_path):
     assert nb.read_text() == mine, "course lab overwrote a notebook the student changed"
     assert lib_file.exists(), "a deleted helper file was not restored"
     assert f"kept your version of {nb.relative_to(ws).as_posix()}" in again.stdout
+
+
+def test_a_new_release_adds_notebooks_and_leaves_the_students_own_alone(tmp_path):
+    import shutil
+
+    course, ws = tmp_path / "course", tmp_path / "ws"
+    shutil.copytree(ROOT / "notebooks" / "01_gradient_descent", course / "notebooks" / "01_gradient_descent")
+    first = run_course("--course-dir", course, "lab", "--sync-only", "--workspace", ws)
+    assert first.returncode == 0, first.stderr
+    assert sorted(p.name for p in ws.iterdir() if not p.name.startswith(".")) == ["01_gradient_descent"]
+    nb = ws / "01_gradient_descent" / "01_gradient_descent.ipynb"
+    nb.write_text(nb.read_text().replace("raise NotImplementedError()", "return w - lr * grad", 1))
+    mine = nb.read_text()
+    # the instructor releases notebook 02 and also edits notebook 01
+    shutil.copytree(ROOT / "notebooks" / "02_sgd_minibatch", course / "notebooks" / "02_sgd_minibatch")
+    src = course / "notebooks" / "01_gradient_descent" / "01_gradient_descent.ipynb"
+    src.write_text(src.read_text().replace("# 01 · Gradient descent", "# 01 · Gradient descent (revised)", 1))
+    again = run_course("--course-dir", course, "lab", "--sync-only", "--workspace", ws)
+    assert again.returncode == 0, again.stderr
+    assert (ws / "02_sgd_minibatch" / "02_sgd_minibatch.ipynb").exists(), "the new notebook was not added"
+    assert nb.read_text() == mine, "a new release overwrote the student's notebook"
+    assert "kept your version of 01_gradient_descent/01_gradient_descent.ipynb" in again.stdout
+    # and a third run changes nothing
+    third = run_course("--course-dir", course, "lab", "--sync-only", "--workspace", ws)
+    assert nb.read_text() == mine and "0 file(s) added" in third.stdout, third.stdout
+
+
+def test_lab_writes_a_student_configuration_for_jupyterlab(tmp_path):
+    from autograder.lab import lab_command
+
+    argv, env = lab_command(ROOT, tmp_path / "ws", port=8890, open_browser=False)
+    conf = tmp_path / "ws" / ".course" / "jupyter"
+    assert str(conf) == env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0]
+    server = json.loads((conf / "jupyter_server_config.json").read_text())["ServerApp"]["jpserver_extensions"]
+    assert server["nbgrader.server_extensions.formgrader"] is False
+    assert server["nbgrader.server_extensions.validate_assignment"] is False and server["autograder.validate"] is True
+    page = json.loads((conf / "labconfig" / "page_config.json").read_text())["disabledExtensions"]
+    assert page["@jupyterlab/apputils-extension:announcements"] and page["@jupyter/nbgrader:create-assignment"]
+    assert "@jupyter/nbgrader:validate-assignment" not in page
+    assert "--ServerApp.ip=127.0.0.1" in argv and "--no-browser" in argv and "--ServerApp.port=8890" in argv
+    # the student's own JupyterLab settings survive the next start
+    settings = tmp_path / "ws" / ".course" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    settings.write_text('{"fetchNews": "true"}')
+    lab_command(ROOT, tmp_path / "ws")
+    assert settings.read_text() == '{"fetchNews": "true"}'

@@ -5,10 +5,20 @@ from course_lib import runtime
 
 def test_grading_mode_follows_the_environment(monkeypatch):
     monkeypatch.delenv("COURSE_GRADING", raising=False)
+    monkeypatch.delenv("NBGRADER_VALIDATING", raising=False)
     assert not runtime.is_grading()
     monkeypatch.setenv("COURSE_GRADING", "1")
     assert runtime.is_grading()
     monkeypatch.setenv("COURSE_GRADING", "0")
+    assert not runtime.is_grading()
+
+
+def test_validate_button_counts_as_grading(monkeypatch):
+    # nbgrader's Validate runs the notebook with NBGRADER_VALIDATING=1: demos shrink there too
+    monkeypatch.delenv("COURSE_GRADING", raising=False)
+    monkeypatch.setenv("NBGRADER_VALIDATING", "1")
+    assert runtime.is_grading()
+    monkeypatch.setenv("NBGRADER_VALIDATING", "0")
     assert not runtime.is_grading()
 
 
