@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/grading_throughput.py                 # 12 students x every notebook
     .venv/bin/python benchmarks/grading_throughput.py --students 30 --workers 2
     .venv/bin/python benchmarks/grading_throughput.py --skip-nbgrader  # only the course's grader
+    .venv/bin/python benchmarks/grading_throughput.py --students 100 --assignments 01_gradient_descent
 
 A simulated class: each student hands in every notebook of the course, cycling through a correct
 notebook (the source), the blank release and the source with one exercise broken. Both graders
@@ -35,12 +36,12 @@ sys.path.insert(0, str(ROOT))
 from autograder.course_dir import list_assignments, notebooks_of  # noqa: E402
 
 
-def make_class(subs, release, n_students):
+def make_class(subs, release, n_students, assignments):
     kinds = ["correct", "blank", "broken"]
     made = 0
     for i in range(n_students):
         kind = kinds[i % len(kinds)]
-        for a in list_assignments(ROOT):
+        for a in assignments:
             for name in notebooks_of(ROOT, a):
                 src = (ROOT / "notebooks" / a / f"{name}.ipynb").read_text()
                 if kind == "blank":
@@ -78,7 +79,7 @@ def time_course(subs, out, workers, env):
     return elapsed, per
 
 
-def time_nbgrader(subs, work, env):
+def time_nbgrader(subs, work, env, assignments):
     nbgrader = [sys.executable, "-m", "nbgrader"]
     course = work / "nbgrader-course"
     shutil.copytree(ROOT / "notebooks", course / "source", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
@@ -89,11 +90,11 @@ def time_nbgrader(subs, work, env):
         f"c.CourseDirectory.db_url = 'sqlite:///{course}/gradebook.db'\n"
         "c.Autograde.create_student = True\n"
         "c.Execute.timeout = 300\n")
-    for a in list_assignments(ROOT):
+    for a in assignments:
         run(nbgrader + ["generate_assignment", a, "--force"], cwd=course, env=env)
     shutil.copytree(subs, course / "submitted")
     start = time.perf_counter()
-    for a in list_assignments(ROOT):
+    for a in assignments:
         run(nbgrader + ["autograde", a, "--force"], cwd=course, env=env)
     return time.perf_counter() - start
 
@@ -103,13 +104,19 @@ def main():
     p.add_argument("--students", type=int, default=12)
     p.add_argument("--workers", type=int, default=None, help="course grade's workers (default: its own default, the CPU count)")
     p.add_argument("--skip-nbgrader", action="store_true")
+    p.add_argument("--assignments", nargs="+", default=None, metavar="ID", help="grade only these assignments (default: all)")
     args = p.parse_args()
+    everything = list_assignments(ROOT)
+    assignments = args.assignments or everything
+    unknown = sorted(set(assignments) - set(everything))
+    if unknown:
+        sys.exit(f"unknown assignment(s) {', '.join(unknown)}; the course has {', '.join(everything)}")
     env = dict(os.environ, COURSE_ROOT=str(ROOT), COURSE_GRADING="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore",
                PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))  # nbgrader runs alembic
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:
         tmp = Path(tmp)
         run([sys.executable, "-m", "autograder.cli", "release", "--out", str(tmp / "release")], cwd=ROOT, env=env)
-        n = make_class(tmp / "subs", tmp / "release", args.students)
+        n = make_class(tmp / "subs", tmp / "release", args.students, assignments)
         print(f"simulated class: {args.students} students x {n // args.students} notebooks = {n} notebooks; "
               f"{os.cpu_count()} CPU cores")
         course_s, per = time_course(tmp / "subs", tmp / "out", args.workers, env)
@@ -119,7 +126,7 @@ def main():
             print(f"  one notebook inside the batch: median {statistics.median(per):.1f} s, "
                   f"max {max(per):.1f} s (time in a worker, {len(per)} notebooks)")
         if not args.skip_nbgrader:
-            nbg_s = time_nbgrader(tmp / "subs", tmp, env)
+            nbg_s = time_nbgrader(tmp / "subs", tmp, env, assignments)
             nbg_rate = 60 * n / nbg_s
             print(f"nbgrader autograde (sequential):      {nbg_s:7.1f} s  {nbg_rate:6.1f} notebooks/min")
             print(f"speed-up: {rate / nbg_rate:.2f}x")

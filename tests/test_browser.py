@@ -183,20 +183,41 @@ def menu(page, top, item):
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).first.click()
 
 
+def _run_state(page):
+    return page.evaluate("""(panel) => {
+        const p = document.querySelector(panel);
+        const prompts = [...p.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim());
+        const status = p.querySelector('.jp-Notebook-ExecutionIndicator').getAttribute('data-status');
+        const errors = p.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').length;
+        return {prompts, status, errors};
+    }""", PANEL)
+
+
 def run_all(page, timeout_s=300):
-    """Run all cells; wait until every code cell has run, or an error has stopped the run."""
-    menu(page, "Run", "Run All Cells")
+    """Run all cells; wait until every code cell has run, or an error has stopped the run.
+
+    Run ▸ Run All Cells acts on the notebook that has the focus, so the notebook is clicked
+    first; if no cell has started after a while (the menu item was still disabled), it is
+    chosen again.
+    """
+    for attempt in range(3):
+        page.locator(f"{PANEL} .jp-Cell").first.click(position={"x": 2, "y": 2})
+        menu(page, "Run", "Run All Cells")
+        started = time.time() + 20
+        while time.time() < started:
+            page.wait_for_timeout(500)
+            if any(pr != "[ ]:" for pr in _run_state(page)["prompts"]):
+                break
+        else:
+            continue
+        break
+    else:
+        raise AssertionError("Run ▸ Run All Cells did not start the notebook, three times")
     deadline = time.time() + timeout_s
     settled = 0
     while time.time() < deadline:
         page.wait_for_timeout(1000)
-        state = page.evaluate("""(panel) => {
-            const p = document.querySelector(panel);
-            const prompts = [...p.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim());
-            const status = p.querySelector('.jp-Notebook-ExecutionIndicator').getAttribute('data-status');
-            const errors = p.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').length;
-            return {prompts, status, errors};
-        }""", PANEL)
+        state = _run_state(page)
         busy = any(pr == "[*]:" for pr in state["prompts"])
         all_ran = all(re.fullmatch(r"\[\d+\]:", pr) for pr in state["prompts"])
         settled = settled + 1 if state["status"] == "idle" and not busy and (all_ran or state["errors"]) else 0
@@ -248,8 +269,8 @@ def check_explorers(page, name, expected):
             page.wait_for_timeout(250)
         else:
             raise AssertionError(f"{name}: moving the first slider of explorer {i + 1} did not change its plot")
-    if n:  # the screenshot shows the first explorer with its code cell above it
-        explorers.first.evaluate("e => (e.closest('.jp-Cell') || e).previousElementSibling?.scrollIntoView({block: 'start'})")
+    if n:  # the screenshot shows the first explorer below its code
+        explorers.first.evaluate("e => (e.closest('.jp-Cell') || e).scrollIntoView({block: 'start'})")
         page.wait_for_timeout(300)
 
 
