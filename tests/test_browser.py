@@ -209,6 +209,7 @@ def run_all(page, timeout_s=300):
             if any(pr != "[ ]:" for pr in _run_state(page)["prompts"]):
                 break
         else:
+            print(f"Run All did not start the notebook (try {attempt + 1}); choosing it again")
             continue
         break
     else:

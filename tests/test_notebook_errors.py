@@ -7,7 +7,9 @@ from course_lib.checks import CheckFailed, check_array
 
 
 def _shell():
-    shell = InteractiveShell.instance()
+    # a shell of its own, not IPython's global one: with a global shell about, later tests would
+    # see get_ipython() return it (ipywidgets' Output then swallows exceptions, as in a kernel)
+    shell = InteractiveShell()
     assert notebook_errors.install((CheckFailed,), shell)
     shown = []
     shell._showtraceback = lambda etype, value, stb: shown.append(list(stb))
@@ -39,6 +41,11 @@ def test_a_bug_in_student_code_keeps_the_full_traceback():
     result = shell.run_cell("def f(x):\n    return x[5]\nf([1, 2])")
     assert isinstance(result.error_in_exec, IndexError)
     assert len(lines) == 1 and len(lines[0]) > 1  # IPython's own multi-frame traceback
+
+
+def test_no_global_shell_is_left_behind():
+    _shell()
+    assert not InteractiveShell.initialized()
 
 
 def test_outside_ipython_install_does_nothing(monkeypatch):
