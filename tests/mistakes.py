@@ -66,8 +66,11 @@ def grade_in_process(nb_path, override_source=""):
     grader would. Returns ``(score, max_score, {grade_id: failure message or None})``.
     Test cells may use only the setup cell's names and the exercises' functions.
     """
+    from autograder.student_process import seed_global_rngs
+
     cells = _cells(nb_path)
     ns = {"__name__": "__notebook__"}
+    seed_global_rngs()  # as the grader's student process does when it starts
     exec(compile(setup_source(nb_path).replace("%matplotlib inline", ""), "setup", "exec"), ns)
     for c in cells:
         if _nbgrader(c).get("solution"):
@@ -158,6 +161,8 @@ def remote_scores(nb_path, variants):
         proxies = session.proxies(exercise_names(nb))
         session.run_cell(setup)
         for answer in variants:
+            # each variant starts from the global random state a fresh student process has
+            session.run_cell("import random, numpy; random.seed(0); numpy.random.seed(0)  # seed_global_rngs()")
             _, err = session.run_cell(solutions + "\n" + answer)
             assert err is None, f"the variant did not run: {err}"
             score, results = 0.0, {}

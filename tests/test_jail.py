@@ -152,3 +152,15 @@ print('uid', os.getuid(), 'pid', os.getpid())
 def test_the_sandbox_caps_memory(jailed):
     out = run_ok(jailed, "try:\n    b = bytearray(8 * 1024**3)\n    print('got 8 GB')\nexcept MemoryError:\n    print('capped')\n")
     assert "capped" in out
+
+
+def test_global_random_state_is_the_same_in_every_student_process(tmp_path):
+    # a submission that draws from np.random or random instead of its rng gets the same grade every time
+    draws = []
+    for i in range(2):
+        s = Session("none", Limits(cell_s=5, notebook_s=60), job_dir=tmp_path / str(i))
+        try:
+            draws.append(run_ok(s, "import random, numpy as np\nprint(np.random.permutation(10).tolist(), random.random())"))
+        finally:
+            s.close()
+    assert draws[0] == draws[1] and draws[0].strip()
