@@ -23,9 +23,6 @@ except ImportError:  # imported by the grader for CappedText
     from autograder import wire
 
 OUTPUT_CAP = 20_000
-
-
-
 GRADING_SEED = 0
 
 

@@ -8,7 +8,8 @@ one line instead:
 
 * ``CheckFailed: <what is wrong>`` for a failed check;
 * ``NotImplementedError: <name> is not written yet: ...`` when the test calls an exercise
-  whose cell still holds the release's ``raise NotImplementedError()`` stub.
+  whose cell still holds the release's ``raise NotImplementedError()`` stub (a bare one,
+  without a message).
 
 Every other error (a bug in the student's own code) keeps IPython's full traceback, which
 is what one needs to find it. ``course_lib.checks`` calls :func:`install` when it is imported,
@@ -33,14 +34,21 @@ def _innermost_function(tb):
 def one_line(etype, value, tb):
     """The single line shown for a failed check or an unwritten exercise."""
     message = str(value)
-    if issubclass(etype, NotImplementedError) and not message:
+    if _is_stub(etype, value):
         name = _innermost_function(tb)
         message = STUB_HINT.format(name=f"`{name}`" if name and name != "<module>" else "this exercise")
     return f"{RED}{etype.__name__}{RESET}: {message}"
 
 
+def _is_stub(etype, value):
+    return issubclass(etype, NotImplementedError) and not str(value)
+
+
 def _handler(shell, etype, value, tb, tb_offset=None):
-    stb = [one_line(etype, value, tb)]
+    if issubclass(etype, NotImplementedError) and not _is_stub(etype, value):
+        stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)  # not the stub: keep it all
+    else:
+        stb = [one_line(etype, value, tb)]
     shell._showtraceback(etype, value, stb)
     return stb
 

@@ -149,6 +149,7 @@ def remote_scores(nb_path, variants):
     from autograder.execute import exercise_names, run_test, trusted_namespace
     from autograder.jail import Limits
     from autograder.remote import Session
+    from autograder.student_process import GRADING_SEED
 
     nb = nbformat.read(str(nb_path), as_version=4)
     setup = setup_source(nb_path)
@@ -162,7 +163,7 @@ def remote_scores(nb_path, variants):
         session.run_cell(setup)
         for answer in variants:
             # each variant starts from the global random state a fresh student process has
-            session.run_cell("import random, numpy; random.seed(0); numpy.random.seed(0)  # seed_global_rngs()")
+            session.run_cell(f"import random, numpy; random.seed({GRADING_SEED}); numpy.random.seed({GRADING_SEED})")
             _, err = session.run_cell(solutions + "\n" + answer)
             assert err is None, f"the variant did not run: {err}"
             score, results = 0.0, {}

@@ -289,8 +289,9 @@ def test_the_workspace_is_fresh_and_the_server_private(lab):
     with pytest.raises(urllib.error.HTTPError) as e:  # no token, no access
         urllib.request.urlopen(f"{lab.url}/api/contents", timeout=30)
     assert e.value.code in (401, 403)
-    extensions = lab.api("GET", "/api/status")
-    assert extensions is not None
+    with pytest.raises(urllib.error.HTTPError) as e:  # nbgrader's instructor pages are not served to students
+        lab.api("GET", "/formgrader")
+    assert e.value.code == 404
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -53,3 +53,10 @@ def test_outside_ipython_install_does_nothing(monkeypatch):
 
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
     assert notebook_errors.install((CheckFailed,)) is False
+
+
+def test_a_not_implemented_error_with_a_message_keeps_its_traceback():
+    shell, shown = _shell()
+    result = shell.run_cell("def f():\n    raise NotImplementedError('complex inputs are not supported')\nf()")
+    assert isinstance(result.error_in_exec, NotImplementedError)
+    assert len(shown[-1]) > 1 and "complex inputs are not supported" in "".join(shown[-1])
