@@ -1,8 +1,8 @@
-"""The copy of ``course_lib`` that students receive: every support module, no reference solutions.
+"""The copy of ``course_lib`` that students receive: the package without ``course_lib/solutions/``.
 
 It is placed inside each released assignment folder (nbgrader releases an assignment folder as
 a whole), so a notebook's kernel, whose working directory is that folder, imports it ahead of
-any installed ``course_lib``. Importing a solution module from it fails with ImportError.
+any installed ``course_lib``. Importing ``course_lib.solutions`` from it fails with ImportError.
 """
 
 import ast
@@ -12,31 +12,30 @@ from pathlib import Path
 import course_lib
 
 PACKAGE_DIR = Path(course_lib.__file__).resolve().parent
-SOLUTION_MODULES = frozenset(course_lib.SOLUTION_MODULES)
+SOLUTIONS = course_lib.SOLUTIONS_PACKAGE
 
 
 def student_modules():
-    """File names of the modules that ship to students."""
-    return sorted(p.name for p in PACKAGE_DIR.glob("*.py") if p.stem not in SOLUTION_MODULES)
+    """File names of the modules that ship to students (every top-level module of ``course_lib``)."""
+    return sorted(p.name for p in PACKAGE_DIR.glob("*.py"))
 
 
 def _imports_solution(path):
-    """Names of solution modules imported by the support module at ``path`` (a packaging bug if any)."""
+    """True if the support module at ``path`` imports from ``course_lib.solutions`` (a packaging bug)."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    found = set()
     for node in ast.walk(tree):
+        names = []
         if isinstance(node, ast.ImportFrom) and node.module:
-            parts = node.module.split(".")
-            if parts[0] == "course_lib" and len(parts) > 1 and parts[1] in SOLUTION_MODULES:
-                found.add(parts[1])
-            if node.module == "course_lib":
-                found |= {a.name for a in node.names if a.name in SOLUTION_MODULES}
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            if node.level:
+                names += [f"course_lib.{node.module}"]
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            names = [f"course_lib.{a.name}" for a in node.names]
         elif isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                if parts[0] == "course_lib" and len(parts) > 1 and parts[1] in SOLUTION_MODULES:
-                    found.add(parts[1])
-    return found
+            names = [a.name for a in node.names]
+        if any(n == f"course_lib.{SOLUTIONS}" or n.startswith(f"course_lib.{SOLUTIONS}.") for n in names):
+            return True
+    return False
 
 
 def copy_student_lib(dest_parent):
@@ -47,8 +46,7 @@ def copy_student_lib(dest_parent):
     dest.mkdir(parents=True)
     for name in student_modules():
         src = PACKAGE_DIR / name
-        leaked = _imports_solution(src)
-        if leaked:
-            raise RuntimeError(f"course_lib/{name} imports the solution module(s) {sorted(leaked)}; support modules must not.")
+        if _imports_solution(src):
+            raise RuntimeError(f"course_lib/{name} imports from course_lib.{SOLUTIONS}; support modules must not.")
         shutil.copy2(src, dest / name)
     return dest

@@ -113,3 +113,26 @@ def check_unchanged(what, before, after):
 
 # In a notebook, a failed check shows as its one sentence, not a stack of frames in this module.
 notebook_errors.install((CheckFailed,))
+
+
+# -- random inputs of the hidden tests --------------------------------------------------------
+#: The seed the grader derives from each submission (see :func:`set_hidden_seed`); 0 elsewhere
+#: (a notebook run in its own kernel, the mistakes catalogue).
+_hidden_seed = 0
+
+
+def set_hidden_seed(seed):
+    """Make :func:`hidden_rng` draw from ``seed`` (the grader calls it once per submission).
+
+    The grader derives the seed from the submission itself, so grading the same file twice gives
+    the same inputs and the same grade, while the inputs shown in one student's feedback say
+    nothing about the inputs another submission (or a resubmission with other code) gets.
+    """
+    global _hidden_seed
+    _hidden_seed = int(seed) % 2**63
+
+
+def hidden_rng(salt):
+    """A NumPy generator for one hidden test: ``salt`` tells the tests of a cell apart, and the
+    submission's seed (:func:`set_hidden_seed`) makes the draws differ from one submission to the next."""
+    return np.random.default_rng([int(salt), _hidden_seed])

@@ -12,7 +12,7 @@ in notebook 01 and in notebook 06:
 Conventions:
 
 * A *path* is an array of shape ``(T, 2)``: row ``t`` is the iterate ``w_t``, row 0 is
-  the start (the convention of :mod:`course_lib.descent`). Torch tensors are accepted.
+  the start (the convention of :mod:`course_lib.solutions.descent`). Torch tensors are accepted.
 * Colours follow the **order of the labels**: the i-th label gets the i-th colour of
   matplotlib's ``tab10`` cycle (:func:`label_colors`), so passing the same dict to
   :func:`plot_paths` and :func:`plot_losses` gives matching colours. Pass ``colors=`` to

@@ -79,7 +79,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
     def __init__(self, params, update, lr, *, stateful=None, **hyper):
         if not callable(update):
-            raise TypeError(f"FunctionalOptimizer: update must be a function such as course_lib.optim.adam, got {_describe(update)}.")
+            raise TypeError(f"FunctionalOptimizer: update must be a function such as course_lib.solutions.optim.adam, got {_describe(update)}.")
         self.update = update
         self._update_name = getattr(update, "__name__", type(update).__name__)
         self._stateful, self._accepted = self._inspect_update(update, stateful)

@@ -94,15 +94,71 @@ def grade_in_process(nb_path, override_source=""):
     return score, max_score, results
 
 
-def check_mistake(nb_path, grade_id, name, answer, named):
-    """The assertion every catalogue makes: the variant fails ``grade_id`` (naming the mistake
-    where ``named`` is given) and loses points when the whole notebook is graded."""
+def public_part(test_source):
+    """A test cell as the student's release has it: the hidden block cut out."""
+    out, hidden = [], False
+    for line in test_source.splitlines():
+        if "### BEGIN HIDDEN TESTS" in line:
+            hidden = True
+        elif "### END HIDDEN TESTS" in line:
+            hidden = False
+        elif not hidden:
+            out.append(line)
+    return "\n".join(out)
+
+
+def run_public_tests_against(nb_path, grade_id, answer_source):
+    """Like :func:`run_tests_against`, with only the public tests (what Validate runs)."""
+    ns = {"__name__": "__notebook__"}
+    exec(compile(setup_source(nb_path).replace("%matplotlib inline", ""), "setup", "exec"), ns)
+    exec(compile(answer_source, "answer", "exec"), ns)
+    try:
+        exec(compile(public_part(test_cell_source(nb_path, grade_id)), grade_id, "exec"), ns)
+    except CheckFailed as e:
+        return str(e)
+    except Exception as e:  # noqa: BLE001
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def markdown_text(nb_path):
+    return "\n".join(c.source for c in _cells(nb_path) if c.cell_type == "markdown")
+
+
+def options_of(entry):
+    """A catalogue entry is ``(grade_id, name, answer, named)`` or the same with a dict of options:
+
+    * ``hidden_only``: the public tests need not catch this mistake, because the exercise text
+      names the case as one the hidden tests check; the value is that sentence (or a part of it),
+      which must appear in the notebook's markdown.
+    * ``also_fails``: other test cells the mistake may fail too (a set of grade ids). By default a
+      mistake costs exactly one exercise: its own.
+    """
+    return entry[4] if len(entry) > 4 else {}
+
+
+def check_mistake(nb_path, grade_id, name, answer, named, options=None):
+    """The assertions every catalogue makes: the variant fails ``grade_id`` (naming the mistake
+    where ``named`` is given), a public test catches it (unless the exercise text names the case
+    as a hidden one), it loses points when the whole notebook is graded, and it costs no other
+    exercise."""
+    options = options or {}
     message = run_tests_against(nb_path, grade_id, answer)
     assert message is not None, f"the mistake '{name}' passes every test of {grade_id}"
     if named:
         assert named in message, f"'{name}' failed with a message that does not name it: {message}"
-    score, max_score, _ = grade_in_process(nb_path, answer)
+    public = run_public_tests_against(nb_path, grade_id, answer)
+    if options.get("hidden_only"):
+        assert options["hidden_only"] in markdown_text(nb_path), (
+            f"'{name}' is marked hidden-only, but the notebook's text does not say {options['hidden_only']!r}")
+    else:
+        assert public is not None, (f"the mistake '{name}' passes the public tests of {grade_id} and loses "
+                                    "hidden points unseen: add a public test that catches it")
+    score, max_score, results = grade_in_process(nb_path, answer)
     assert score < max_score, f"the mistake '{name}' keeps full marks ({score}/{max_score})"
+    others = {g for g, m in results.items() if m and g != grade_id} - set(options.get("also_fails", ()))
+    assert not others, (f"the mistake '{name}' in {grade_id} also fails {sorted(others)}: one mistake must cost "
+                        "one exercise (test the later exercise apart from the student's earlier function)")
 
 
 def catalogue_table():
@@ -120,10 +176,13 @@ def catalogue_table():
             continue
         full, max_score, _ = grade_in_process(mod.NB)
         lines.append(f"\n{mod.NB.parent.name} (solution: {full:g}/{max_score:g})")
-        for grade_id, name, answer, _named in mod.MISTAKES:
+        lines.append("  score  public  mistake  [test cells it fails]")
+        for entry in mod.MISTAKES:
+            grade_id, name, answer = entry[:3]
             score, _, results = grade_in_process(mod.NB, answer)
             failed = ", ".join(g.removeprefix("test_") for g, m in results.items() if m)
-            lines.append(f"  {score:4g}/{max_score:g}  {name}  [fails: {failed}]")
+            public = "caught" if run_public_tests_against(mod.NB, grade_id, answer) else "hidden"
+            lines.append(f"  {score:4g}/{max_score:g}  {public:6s}  {name}  [fails: {failed}]")
     return "\n".join(lines)
 
 
@@ -193,9 +252,11 @@ def catalogue_tests(nb_path, mistakes, points):
     """
     import pytest
 
-    @pytest.mark.parametrize("grade_id,name,answer,named", mistakes, ids=[f"{m[0]}: {m[1]}" for m in mistakes])
-    def test_every_mistake_loses_the_points(grade_id, name, answer, named):
-        check_mistake(nb_path, grade_id, name, answer, named)
+    cases = [tuple(m[:4]) + (options_of(m),) for m in mistakes]
+
+    @pytest.mark.parametrize("grade_id,name,answer,named,options", cases, ids=[f"{m[0]}: {m[1]}" for m in mistakes])
+    def test_every_mistake_loses_the_points(grade_id, name, answer, named, options):
+        check_mistake(nb_path, grade_id, name, answer, named, options)
 
     def test_the_reference_answers_pass():
         """The harness itself: the source notebook's own solutions pass every test cell."""

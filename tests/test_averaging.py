@@ -1,4 +1,4 @@
-"""course_lib.averaging against torch.optim.swa_utils.AveragedModel and the plain mean."""
+"""course_lib.solutions.averaging against torch.optim.swa_utils.AveragedModel and the plain mean."""
 
 import copy
 
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from course_lib.averaging import average_weights, swa_average
+from course_lib.solutions.averaging import average_weights, swa_average
 
 
 def _net():

@@ -20,9 +20,9 @@ CATALOGUES = sorted(p.stem for p in Path(__file__).parent.glob("test_mistakes_[0
 @pytest.mark.parametrize("module", CATALOGUES)
 def test_the_process_boundary_changes_no_verdict(module):
     mod = importlib.import_module(module)
-    variants = [""] + [answer for _, _, answer, _ in mod.MISTAKES]
+    variants = [""] + [m[2] for m in mod.MISTAKES]
     remote = remote_scores(mod.NB, variants)
-    names = ["the solution"] + [name for _, name, _, _ in mod.MISTAKES]
+    names = ["the solution"] + [m[1] for m in mod.MISTAKES]
     differ = []
     for name, answer, (score, results) in zip(names, variants, remote):
         local, _, local_results = grade_in_process(mod.NB, answer)

@@ -1,4 +1,4 @@
-"""course_lib.data.minibatches: a shared shuffle, every row once, pairs kept, last batch kept."""
+"""course_lib.solutions.data.minibatches: a shared shuffle, every row once, pairs kept, last batch kept."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.data import minibatches
+from course_lib.solutions.data import minibatches
 
 
 def _dataset(n, d=3):

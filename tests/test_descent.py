@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.descent import gradient_descent, numerical_gradient
+from course_lib.solutions.descent import gradient_descent, numerical_gradient
 from course_lib.trajectories import torch_path
 from course_lib.landscapes import get_landscape
 

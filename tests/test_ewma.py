@@ -1,10 +1,10 @@
-"""course_lib.ewma against sums written out independently, known sequences, and torch's Adam state."""
+"""course_lib.solutions.ewma against sums written out independently, known sequences, and torch's Adam state."""
 
 import numpy as np
 import pytest
 import torch
 
-from course_lib.ewma import ewma, ewma_weights
+from course_lib.solutions.ewma import ewma, ewma_weights
 
 BETAS = [0.0, 0.5, 0.9, 0.98]
 

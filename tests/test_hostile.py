@@ -89,9 +89,9 @@ ip.set_custom_exc((BaseException,), lambda *a, **k: None)
 """,
     "import_reference": """
 try:
-    from course_lib.descent import numerical_gradient, gradient_descent
-    from course_lib.optim import gd_step
-    from course_lib.stopping import should_stop
+    from course_lib.solutions.descent import numerical_gradient, gradient_descent
+    from course_lib.solutions.optim import gd_step
+    from course_lib.solutions.stopping import should_stop
 except ImportError:
     import sys, glob
     for root in ("/work", "/root", "/home", "/tmp", "/"):
@@ -100,9 +100,9 @@ except ImportError:
         import importlib
         for m in [m for m in list(sys.modules) if m.startswith("course_lib")]:
             del sys.modules[m]
-        from course_lib.descent import numerical_gradient, gradient_descent
-        from course_lib.optim import gd_step
-        from course_lib.stopping import should_stop
+        from course_lib.solutions.descent import numerical_gradient, gradient_descent
+        from course_lib.solutions.optim import gd_step
+        from course_lib.solutions.stopping import should_stop
     except ImportError:
         pass
 """,

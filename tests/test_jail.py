@@ -130,8 +130,9 @@ def test_output_is_capped(session):
 def test_the_sandbox_hides_the_course_and_the_network(jailed):
     out = run_ok(jailed, f"""
 import os, socket, importlib.util
-print('course', os.path.exists({str(ROOT)!r} + '/notebooks'), os.path.exists({str(ROOT)!r} + '/course_lib/optim.py'))
-print('optim', importlib.util.find_spec('course_lib.optim'))
+print('course', os.path.exists({str(ROOT)!r} + '/notebooks'), os.path.exists({str(ROOT)!r} + '/course_lib/solutions/optim.py'))
+try: print('optim', importlib.util.find_spec('course_lib.solutions.optim'))
+except ImportError: print('optim', None)
 try:
     socket.create_connection(('1.1.1.1', 80), timeout=2); print('net yes')
 except OSError:

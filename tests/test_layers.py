@@ -1,4 +1,4 @@
-"""course_lib.layers against torch: F.batch_norm (running statistics included), F.softmax,
+"""course_lib.solutions.layers against torch: F.batch_norm (running statistics included), F.softmax,
 F.cross_entropy and autograd, plus a numerical-gradient check of batchnorm_backward."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.layers import (
+from course_lib.solutions.layers import (
     batchnorm_backward,
     batchnorm_forward,
     cross_entropy,

@@ -1,11 +1,11 @@
-"""course_lib.linear against torch autograd and F.binary_cross_entropy_with_logits."""
+"""course_lib.solutions.linear against torch autograd and F.binary_cross_entropy_with_logits."""
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.linear import linear_mse_loss_and_grad, logistic_loss_and_grad, sgd_epoch
+from course_lib.solutions.linear import linear_mse_loss_and_grad, logistic_loss_and_grad, sgd_epoch
 
 
 def _problem(seed, logistic=False, scale=1.0):

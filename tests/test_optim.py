@@ -1,4 +1,4 @@
-"""course_lib.optim against torch.optim, step for step, plus hand-computed first steps and input checks.
+"""course_lib.solutions.optim against torch.optim, step for step, plus hand-computed first steps and input checks.
 
 Each optimizer runs >= 50 steps on a noisy, ill-conditioned problem whose gradient depends on
 the current iterate, so any difference in the rule changes the whole trajectory. torch runs
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import optim
+from course_lib.solutions import optim
 
 N_STEPS = 60
 RTOL, ATOL = 1e-10, 1e-12

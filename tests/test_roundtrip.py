@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -68,9 +69,13 @@ def test_release_helper_package_has_no_reference_solutions(released):
         lib = released / a / "course_lib"
         shipped = {p.stem for p in lib.glob("*.py")}
         assert "landscapes" in shipped and "checks" in shipped
-        assert not shipped & set(course_lib.SOLUTION_MODULES), shipped & set(course_lib.SOLUTION_MODULES)
+        # the release boundary is a folder: no solutions/ sub-package, and no module of its names
+        assert not (lib / "solutions").exists()
+        answers = {p.stem for p in (Path(course_lib.__file__).parent / "solutions").glob("*.py")} - {"__init__"}
+        assert answers and not shipped & answers, shipped & answers
         # a kernel started in the assignment folder imports this copy, and the solutions are not there
-        code = "import course_lib, importlib.util as u; print(course_lib.__file__); print(u.find_spec('course_lib.optim'))"
+        code = ("import course_lib, importlib.util as u; print(course_lib.__file__)\n"
+                "try: print(u.find_spec('course_lib.solutions.optim'))\nexcept ImportError: print(None)")
         out = subprocess.run([sys.executable, "-c", code], cwd=released / a, capture_output=True, text=True).stdout.split()
         assert out[0].startswith(str(released / a)), out
         assert out[1] == "None"

@@ -1,11 +1,11 @@
-"""course_lib.schedules against torch.optim.lr_scheduler over long runs, plus known values."""
+"""course_lib.solutions.schedules against torch.optim.lr_scheduler over long runs, plus known values."""
 
 import math
 
 import pytest
 import torch
 
-from course_lib import schedules as S
+from course_lib.solutions import schedules as S
 
 LR_RTOL = 1e-10
 

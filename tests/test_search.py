@@ -1,4 +1,4 @@
-"""course_lib.search: ranges, the log-uniform law (KS statistic and per-decade counts, with a
+"""course_lib.solutions.search: ranges, the log-uniform law (KS statistic and per-decade counts, with a
 check that the test rejects a plain uniform law), grids vs closed forms, determinism."""
 
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from course_lib.search import grid, log_uniform, random_search, sample
+from course_lib.solutions.search import grid, log_uniform, random_search, sample
 
 
 def _ks_uniform01(u):

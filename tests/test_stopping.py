@@ -1,4 +1,4 @@
-"""course_lib.stopping: hand-built loss curves with known answers, random curves against a
+"""course_lib.solutions.stopping: hand-built loss curves with known answers, random curves against a
 plain loop written here, and reduce_on_plateau against torch's ReduceLROnPlateau."""
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.stopping import EarlyStopping, reduce_on_plateau, should_stop
+from course_lib.solutions.stopping import EarlyStopping, reduce_on_plateau, should_stop
 
 
 def _first_stop(losses, patience, min_delta=0.0):

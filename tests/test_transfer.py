@@ -1,4 +1,4 @@
-"""course_lib.transfer on torchvision's ResNet-18 (random weights, nothing downloaded) and on
+"""course_lib.solutions.transfer on torchvision's ResNet-18 (random weights, nothing downloaded) and on
 a small model with .features and .fc."""
 
 import copy
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-from course_lib.transfer import (
+from course_lib.solutions.transfer import (
     count_trainable,
     freeze_backbone,
     is_frozen_norm,

@@ -10,7 +10,7 @@ Conventions used across the course:
 
 import numpy as np
 
-from course_lib.optim import gd_step
+from course_lib.solutions.optim import gd_step
 
 
 def numerical_gradient(f, w, h=1e-5):

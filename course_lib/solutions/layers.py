@@ -4,7 +4,7 @@ Every function is a pure function on arrays: it accepts NumPy arrays or torch te
 never changes its inputs in place and returns new arrays of the input's kind. The one
 exception is the ``state`` dict of :func:`batchnorm_forward`, which holds the running
 statistics and is filled and updated by the call (its arrays are replaced, never written
-into), like the optimizer states of :mod:`course_lib.optim`.
+into), like the optimizer states of :mod:`course_lib.solutions.optim`.
 
 Conventions (they are torch's, so the answers can be checked against ``F.batch_norm`` and
 ``F.cross_entropy``):

@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 
 from course_lib import _backend as B
-from course_lib.data import minibatches
+from course_lib.solutions.data import minibatches
 
 
 def _check(w, b, X, y, fname):
@@ -104,7 +104,7 @@ def logistic_loss_and_grad(w, b, X, y):
 def sgd_epoch(w, b, X, y, loss_and_grad, lr, batch_size, rng=None):
     r"""One pass of mini-batch SGD over ``(X, y)``.
 
-    The data are cut by :func:`course_lib.data.minibatches` (one shuffle from ``rng``, last
+    The data are cut by :func:`course_lib.solutions.data.minibatches` (one shuffle from ``rng``, last
     partial batch kept); for each batch :math:`\mathcal B_k` in turn:
 
     .. math::
