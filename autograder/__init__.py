@@ -15,8 +15,11 @@ Where things are:
   files, no network, limits.
 * ``student_process.py`` -- what runs inside the sandbox: the student's cells and functions.
 * ``remote.py``, ``wire.py`` -- calling a student's function from a test; plain data only across.
-* ``feedback.py``     -- what a student is shown: scores and failure messages, never hidden tests.
-* ``submissions.py``  -- reading a folder of submissions and rejecting bad files with one sentence.
+* ``feedback.py``     -- what a student is shown: scores and failure messages, never hidden tests;
+  the page sanitized and capped, no script runs in it (``feedback.css`` is its style).
+* ``submissions.py``  -- reading a folder of submissions (regular files only, never through a link,
+  size and depth capped) and rejecting bad files with one sentence.
+* ``shown.py``        -- student ids, file names and messages escaped for report.txt, summary.txt, grades.csv.
 * ``workspace.py``    -- the student workspace that ``course lab`` keeps in sync with the release.
 * ``demo.py``         -- ``course demo``: a simulated class, graded.
 """

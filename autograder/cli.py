@@ -18,7 +18,7 @@ course lab     [--workspace DIR] [--port N] [--no-browser] [--sync-only]
 course release [--out DIR] [ASSIGNMENT ...]
 course check   NOTEBOOK.ipynb [--isolation none|namespaces]
 course grade   SUBMISSIONS --out DIR [--workers N | --dask ADDRESS] [--isolation namespaces|none]
-               [--cell-timeout S] [--notebook-timeout S] [--memory-mb MB]
+               [--cell-timeout S] [--notebook-timeout S] [--memory-mb MB] [--grader-memory-mb MB]
 course demo    [--out DIR] [--workers N]
 """
 
@@ -56,6 +56,7 @@ def build_parser():
 
 
 def _grading_options(p):
+    from autograder.grading import WORKER_MEMORY_MB
     from autograder.jail import Limits
 
     p.add_argument("--workers", type=int, default=None, help="parallel grading workers (default: the number of CPU cores)")
@@ -65,6 +66,8 @@ def _grading_options(p):
     p.add_argument("--cell-timeout", type=float, default=Limits.cell_s, help=f"seconds per cell or call of student code (default {Limits.cell_s:g})")
     p.add_argument("--notebook-timeout", type=float, default=Limits.notebook_s, help=f"seconds per notebook (default {Limits.notebook_s:g})")
     p.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help=f"address-space cap of student code in MB (default {Limits.memory_mb})")
+    p.add_argument("--grader-memory-mb", type=int, default=WORKER_MEMORY_MB,
+                   help=f"address-space cap of each local grading worker in MB (default {WORKER_MEMORY_MB}; one at rest maps about 3700)")
 
 
 def _options(args):
@@ -73,7 +76,10 @@ def _options(args):
 
     if args.cell_timeout <= 0 or args.notebook_timeout <= 0 or args.memory_mb < 512:
         raise CourseError("--cell-timeout and --notebook-timeout must be positive and --memory-mb at least 512.")
-    return Options(args.isolation, Limits(cell_s=args.cell_timeout, notebook_s=args.notebook_timeout, memory_mb=args.memory_mb))
+    if args.grader_memory_mb < 4096:
+        raise CourseError("--grader-memory-mb must be at least 4096: a grading worker maps about 3700 MB before it grades anything.")
+    return Options(args.isolation, Limits(cell_s=args.cell_timeout, notebook_s=args.notebook_timeout, memory_mb=args.memory_mb),
+                   worker_memory_mb=args.grader_memory_mb)
 
 
 def _quiet_nbgrader():

@@ -14,17 +14,18 @@ nothing already graded; the same command again grades only what is missing or ch
 
 import atexit
 import csv
+import functools
 import hashlib
 import html
 import io
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,12 +51,17 @@ class Result:
     problems: list = field(default_factory=list)
     feedback: dict = field(default_factory=dict)   # notebook -> feedback HTML (text)
     seconds: float = 0.0                           # time spent grading it (in its worker)
+    seeds: dict = field(default_factory=dict)      # notebook -> the seed of its hidden tests (from the file)
+
+
+WORKER_MEMORY_MB = 6144   # address space of a local grading worker; one at rest maps about 3.7 GB (torch, nbgrader)
 
 
 @dataclass(frozen=True)
 class Options:
     isolation: str = "namespaces"
     limits: Limits = Limits()
+    worker_memory_mb: int = WORKER_MEMORY_MB
 
 
 @dataclass
@@ -75,22 +81,48 @@ def _fmt(x):
 
 def grade_submission(stage, sub):
     """Autograde one :class:`Submission` (or :class:`Job`) in ``stage``; never raises for a bad submission."""
-    from autograder.feedback import cell_messages, order_of
-    from autograder.pipeline import PipelineError
+    from autograder.pipeline import PipelineError, SubmissionError
 
     res = Result(sub.student, sub.assignment, max_score=stage.max_score(sub.assignment), problems=list(sub.problems))
     if not sub.notebooks:
         return res
-    stage.submit(sub.student, sub.assignment, sub.notebooks)
     try:
-        stage.autograde(sub.student, sub.assignment)
-        per_nb, (res.score, res.max_score) = stage.scores(sub.student, sub.assignment)
+        _grade_into(stage, sub, res)
+    except SubmissionError as e:
+        res.problems.append(f"{e} It scores 0.")
+        res.score, res.cells, res.feedback = 0.0, [], {}
     except PipelineError as e:
         res.problems.append(f"The submission could not be graded ({e.reason}); it scores 0.")
-        res.score = 0.0
-        stage.clear(sub.student, sub.assignment)
-        return res
+        res.score, res.cells, res.feedback = 0.0, [], {}
+    except MemoryError:
+        res.problems.append("Grading this submission needed more memory than a grading worker may use; it scores 0.")
+        res.score, res.cells, res.feedback = 0.0, [], {}
+    except Exception as e:  # noqa: BLE001 - the grader's own failure: this result is not saved, the next run tries again
+        res.problems.append(f"The grader failed on this submission ({type(e).__name__}: {str(e)[:200]}); it scores 0 "
+                            "for now and is graded again on the next run (report it if this repeats).")
+        res.score, res.cells, res.feedback = 0.0, [], {}
+        res.transient = True
+    finally:
+        try:
+            stage.clear(sub.student, sub.assignment)
+        except OSError:
+            pass
+    return res
+
+
+def _grade_into(stage, sub, res):
+    from autograder.execute import SEEDS, STOPPED
+    from autograder.feedback import cell_messages, order_of
+    from autograder.pipeline import PipelineError, stage_student_id
+
+    res.problems += stage.submit(sub.student, sub.assignment, sub.notebooks)
+    stage.autograde(sub.student, sub.assignment)
+    per_nb, (res.score, res.max_score) = stage.scores(sub.student, sub.assignment)
+    stopped = defaultdict(list)   # why the grader stopped a test -> the tests it stopped for that
     for nb_name in notebooks_of(stage.course_root, sub.assignment):
+        seed = SEEDS.pop((stage_student_id(sub.student), sub.assignment, nb_name), None)
+        if seed is not None:
+            res.seeds[nb_name] = seed
         graded = stage.autograded_notebook(sub.student, sub.assignment, nb_name)
         if not graded.exists():
             continue
@@ -105,14 +137,17 @@ def grade_submission(stage, sub):
         for gid, score, max_score in sorted(per_nb.get(nb_name, []), key=lambda r: order.get(r[0], 1e9)):
             if gid not in order:
                 continue  # grade cells of the autograded kind only (manual ones have no test cell)
-            res.cells.append([nb_name, gid, score, max_score, messages.get(gid, "") if score < max_score else ""])
+            msg = messages.get(gid, "") if score < max_score else ""
+            res.cells.append([nb_name, gid, score, max_score, msg])
+            if msg.startswith(STOPPED + ": "):
+                stopped[msg[len(STOPPED) + 2:].rstrip(".")].append(gid)
+    for why, gids in stopped.items():
+        res.problems.append(f"{', '.join(gids)} scored 0 because {why}.")
     try:
         fb_dir = stage.feedback(sub.student, sub.assignment)
         res.feedback = {p.stem: p.read_text(encoding="utf-8") for p in fb_dir.glob("*.html")}
     except PipelineError:
         res.problems.append("The feedback page could not be written; the score above stands.")
-    stage.clear(sub.student, sub.assignment)
-    return res
 
 
 def missing_solution_cells(stage, assignment, nb_name, graded):
@@ -162,18 +197,25 @@ def grade_job(course_root, job, options=Options()):
         return res
 
 
-def warm_up(template=None, assignments=()):
+def warm_up(template=None, assignments=(), memory_mb=None):
     """Pay the one-off imports (nbgrader, torch and its first optimizer step) once per worker.
 
     ``template``: a stage the main process already generated for the batch's assignments;
     the worker copies it instead of running nbgrader's generate_assignment again.
+    ``memory_mb``: this worker's address-space limit (the soft ``RLIMIT_AS``): past it an
+    allocation fails with a MemoryError in the grader's code (that submission's problem), not
+    a machine-wide OOM kill. Student processes set their own limit (``--memory-mb``).
 
-    Workers ignore Ctrl-C: the main process stops the batch, and a worker killed mid-job
-    would only turn a good result into a lost one.
+    Workers ignore Ctrl-C: the main process stops the batch.
     """
+    import resource
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if memory_mb:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
     if template:
         _TEMPLATE.update(dir=template, assignments=list(assignments))
     import nbgrader.converters  # noqa: F401
@@ -186,12 +228,17 @@ def warm_up(template=None, assignments=()):
 
 
 def report_lines(res, verbose=True):
-    lines = [f"{res.student}/{res.assignment}: {_fmt(res.score)} / {_fmt(res.max_score)}"]
+    """The lines of ``report.txt`` (and of ``course check``) for one result. Ids are shown by
+    :func:`autograder.shown.shown` and messages by :func:`~autograder.shown.one_line`: nothing a
+    student wrote starts a line of its own or sends an escape sequence to a terminal."""
+    from autograder.shown import one_line, shown
+
+    lines = [f"{shown(res.student)}/{shown(res.assignment)}: {_fmt(res.score)} / {_fmt(res.max_score)}"]
     if verbose:
         for nb, gid, score, max_score, msg in res.cells:
             mark = "\u2714" if score >= max_score else "\u2718"
-            lines.append(f"  {mark} {gid:<34} {_fmt(score):>5} / {_fmt(max_score)}" + (f"   {msg}" if msg else ""))
-    lines += [f"  ! {p}" for p in res.problems]
+            lines.append(f"  {mark} {one_line(gid):<34} {_fmt(score):>5} / {_fmt(max_score)}" + (f"   {one_line(msg)}" if msg else ""))
+    lines += [f"  ! {one_line(p)}" for p in res.problems]
     return lines
 
 
@@ -244,29 +291,39 @@ def _write_atomic(path, text):
 
 
 def _problem_list(res):
-    return "".join(f"<li>{html.escape(p)}</li>" for p in res.problems)
+    from autograder.shown import one_line
+
+    return "".join(f"<li>{html.escape(one_line(p))}</li>" for p in res.problems)
 
 
 def _problem_page(res, nb_name):
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(res.assignment)} feedback</title></head><body>"
-            f"<h1>{html.escape(res.assignment)} / {html.escape(nb_name)}</h1>"
-            f"<p>Score: {_fmt(res.score)} / {_fmt(res.max_score)}</p><ul>{_problem_list(res)}</ul></body></html>")
+    """The page of a notebook that has no nbgrader feedback (missing, refused, not graded)."""
+    from autograder.feedback import page_html, summary_html
+
+    body = f"<p>{html.escape(nb_name)}.ipynb was not graded, so there is no notebook to show: see the problems above.</p>"
+    return page_html(f"{res.assignment} / {nb_name} feedback", summary_html(res, _problem_list(res)), body)
 
 
 def _with_problems(page, res):
-    """nbgrader's feedback page with the submission's problems at the top."""
-    if not res.problems:
-        return page
-    box = (f"<div style='border:2px solid #c62828;padding:8px 12px;margin:12px;font-family:sans-serif'>"
-           f"<b>Problems with this submission</b><ul>{_problem_list(res)}</ul></div>")
-    m = re.search(r"<body[^>]*>", page)
-    return page[: m.end()] + box + page[m.end():] if m else box + page
+    """nbgrader's feedback page made safe to open (:func:`autograder.feedback.safe_page`: its body
+    capped and sanitized, no script can run), under the grader's summary: the score, each test's
+    result and message, and the submission's problems."""
+    from autograder.feedback import safe_page, summary_html
+
+    return safe_page(page, f"{res.assignment} feedback", summary_html(res, _problem_list(res)))
+
+
+GRADER_VERSION = "2"   # part of every record's key: a change to how grades are made regrades everything
 
 
 def _course_version(course_root, assignment):
-    h = hashlib.sha256()
-    for p in sorted((Path(course_root) / "notebooks" / assignment).glob("*.ipynb")):
-        h.update(p.name.encode() + p.read_bytes())
+    """A checksum of what a grade depends on besides the submission: the assignment's source
+    notebooks, the course's own package (the test helpers) and the grader's version."""
+    h = hashlib.sha256(GRADER_VERSION.encode() + b"\0")
+    root = Path(course_root)
+    files = sorted((root / "notebooks" / assignment).glob("*.ipynb")) + sorted((root / "course_lib").rglob("*.py"))
+    for p in files:
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()
 
 
@@ -280,8 +337,30 @@ def _job_for(sub, version):
     return Job(sub.student, sub.assignment, notebooks, list(sub.problems), h.hexdigest())
 
 
-def _safe_part(name):
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:100] or "_"
+_PLAIN_NAME = re.compile(r"[a-z0-9_-][a-z0-9_.-]{0,63}")
+
+
+def record_name(name):
+    """The file or folder name for a student id or assignment in ``--out``: one per id, never shared.
+
+    A plain id (lower-case letters, digits, ``_``, ``-`` and ``.``, not starting with ``.``, at
+    most 64 characters) is its own name. Any other id gets a readable part, ``~`` and 16 hex
+    digits of the SHA-256 of the exact id: ``Zoe A`` -> ``zoe_a~<checksum>``, ``zoe%20a`` ->
+    ``zoe_20a~<checksum>``. A plain name has no ``~``, so the two kinds never meet; names are all
+    lower case, so a case-insensitive disk cannot merge two of them either; none is ``.``, ``..``
+    or holds a ``/``.
+    """
+    name = str(name)
+    if _PLAIN_NAME.fullmatch(name):
+        return name
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()   # zoé -> zoe
+    readable = re.sub(r"[^a-z0-9_.-]+", "_", ascii_name.lower()).strip("._-")[:40] or "id"
+    return f"{readable}~{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
+
+
+def feedback_dir(out_dir, student, assignment):
+    """``OUT/feedback/<student>/<assignment>/``, both parts by :func:`record_name`."""
+    return Path(out_dir) / "feedback" / record_name(student) / record_name(assignment)
 
 
 class Progress:
@@ -293,24 +372,28 @@ class Progress:
         self.results = {}
 
     def _record_path(self, student, assignment):
-        return self.state / _safe_part(student) / f"{_safe_part(assignment)}.json"
+        return self.state / record_name(student) / f"{record_name(assignment)}.json"
 
     def load(self, job):
+        """The saved result of ``job`` if its record is there, is this job's (same id, same
+        checksum) and its feedback pages exist; else ``None`` (grade it again)."""
         path = self._record_path(job.student, job.assignment)
         try:
             rec = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            if rec.get("key") != job.key or not isinstance(rec.get("result"), dict):
+                return None
+            res = Result(**{k: v for k, v in rec["result"].items() if k != "feedback"})
+        except (OSError, ValueError, TypeError, AttributeError):
+            return None   # missing, damaged or from another version: grade it again
+        if (res.student, res.assignment) != (job.student, job.assignment):
             return None
-        if rec.get("key") != job.key:
-            return None
-        res = Result(**{k: v for k, v in rec["result"].items() if k != "feedback"})
-        fb = self.out / "feedback" / res.student / res.assignment
+        fb = feedback_dir(self.out, res.student, res.assignment)
         if not all((fb / f"{n}.html").exists() for n in self.expected[res.assignment]):
             return None
         return res
 
     def save(self, res, key):
-        fb_dest = self.out / "feedback" / res.student / res.assignment
+        fb_dest = feedback_dir(self.out, res.student, res.assignment)
         for nb_name in self.expected[res.assignment]:
             page = res.feedback.get(nb_name)
             _write_atomic(fb_dest / f"{nb_name}.html", _with_problems(page, res) if page else _problem_page(res, nb_name))
@@ -319,19 +402,25 @@ class Progress:
         self.results[(res.student, res.assignment)] = res
 
     def write_tables(self, skipped):
+        from autograder.shown import csv_cell, one_line
+
         results = [self.results[k] for k in sorted(self.results)]
         table = io.StringIO()
         writer = csv.writer(table, lineterminator="\n")
         writer.writerow(GRADES_HEADER)
-        writer.writerows([r.student, r.assignment, _fmt(r.score), _fmt(r.max_score)] for r in results)
+        # ids as text cells no spreadsheet runs as a formula; the scores stay numbers
+        writer.writerows([csv_cell(r.student), csv_cell(r.assignment), _fmt(r.score), _fmt(r.max_score)] for r in results)
         _write_atomic(self.out / "grades.csv", table.getvalue())
-        report = skipped + [ln for r in results for ln in report_lines(r, verbose=False)]
+        report = [one_line(s) for s in skipped] + [ln for r in results for ln in report_lines(r, verbose=False)]
         _write_atomic(self.out / "report.txt", "\n".join(report) + "\n")
         _write_atomic(self.out / "summary.txt", class_summary(results) + "\n")
 
 
 def class_summary(results):
-    """Per assignment: mean score; per exercise: pass rate and the most common failure messages."""
+    """Per assignment: mean score; per exercise: pass rate and the most common failure messages
+    (each one line, escaped by :func:`_short`)."""
+    from autograder.shown import one_line
+
     lines = []
     by_a = defaultdict(list)
     for r in results:
@@ -341,7 +430,7 @@ def class_summary(results):
         mx = max(r.max_score for r in rs) or 1.0
         mean = sum(r.score for r in rs) / len(rs)
         full = sum(1 for r in rs if r.score >= r.max_score > 0)
-        lines.append(f"{a}: {len(rs)} submission(s), mean {_fmt(mean)} / {_fmt(mx)}, {full} with full marks, "
+        lines.append(f"{one_line(a)}: {len(rs)} submission(s), mean {_fmt(mean)} / {_fmt(mx)}, {full} with full marks, "
                      f"{sum(1 for r in rs if r.problems)} with problems")
         cells = defaultdict(list)
         for r in rs:
@@ -350,7 +439,7 @@ def class_summary(results):
                 cells[gid].append(graded.get(gid))
         for gid, entries in cells.items():
             passed = sum(1 for c in entries if c is not None and c[2] >= c[3])
-            lines.append(f"  {gid:<34} passed by {passed}/{len(entries)} ({100 * passed / len(entries):.0f}%)")
+            lines.append(f"  {one_line(gid):<34} passed by {passed}/{len(entries)} ({100 * passed / len(entries):.0f}%)")
             common = Counter(_short(c[4]) for c in entries if c is not None and c[4]).most_common(3)
             for msg, n in common:
                 lines.append(f"      {n:>4} x  {msg}")
@@ -361,7 +450,10 @@ def class_summary(results):
 
 
 def _short(msg, n=140):
-    msg = re.sub(r"\s+", " ", str(msg)).strip()
+    """``msg`` on one line (blanks collapsed, other odd characters escaped), at most ``n`` characters."""
+    from autograder.shown import one_line
+
+    msg = one_line(re.sub(r"\s+", " ", str(msg)).strip())
     return msg if len(msg) <= n else msg[: n - 1] + "\u2026"
 
 
@@ -417,6 +509,12 @@ def grade_class(course_root, submissions_dir, out_dir, progress=True, workers=No
     return results, skipped, reused
 
 
+def job_timeout(job, options):
+    """Wall-clock seconds a local worker may spend on one job before the parent stops it: far
+    above what the student's limits and the grader's own per-cell limit allow together."""
+    return 600 + max(1, len(job.notebooks)) * (2 * options.limits.notebook_s + 900)
+
+
 def _run_jobs(course_root, jobs, workers, dask_address, options):
     """Yield ``(job, result)`` as each job finishes, wherever it runs."""
     if not jobs:
@@ -427,37 +525,46 @@ def _run_jobs(course_root, jobs, workers, dask_address, options):
     # always worker processes, even one: they ignore Ctrl-C, so stopping a batch never turns the
     # submission being graded into a false result (nbgrader's own code swallows KeyboardInterrupt)
     workers = min(workers or os.cpu_count() or 1, len(jobs))
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     from autograder.pipeline import Stage
+    from autograder.pool import BatchDir, WorkerPool
 
-    assignments = sorted({j.assignment for j in jobs})
-    template = Stage(course_root, assignments, isolation=options.isolation, limits=options.limits)
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=warm_up,
-                               initargs=(str(template.dir), assignments))
+    grade = grade_job   # looked up now, so that a test can put its own in
+    batch = BatchDir()
     try:
-        pending = {pool.submit(grade_job, str(course_root), job, options): job for job in jobs}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                job = pending.pop(fut)
-                yield job, _result_or_problem(fut, job)
+        assignments = sorted({j.assignment for j in jobs})
+        template = Stage(course_root, assignments, isolation=options.isolation, limits=options.limits,
+                         parent=batch.new_folder("template"))
+        pool = WorkerPool(workers, batch, init=warm_up, init_args=(str(template.dir), assignments, options.worker_memory_mb))
+        fn = functools.partial(grade, options=options)
+        for i, (status, value) in pool.run(jobs, fn, (str(course_root),), timeout=lambda job: job_timeout(job, options)):
+            yield jobs[i], _result_of(jobs[i], status, value)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        template.close()
+        batch.remove()
+
+
+def _result_of(job, status, value):
+    """The :class:`Result` for what a worker sent back: its result, or one sentence."""
+    if status == "ok":
+        return value
+    res = Result(job.student, job.assignment, problems=list(job.problems))
+    if status == "crash":   # it cost its worker twice: that is this submission's result
+        res.problems.append(value)
+        return res
+    res.problems.append(f"The grader failed on this submission ({value}); it scores 0 for now and is graded "
+                        "again on the next run (report it if this repeats).")
+    res.transient = True
+    return res
 
 
 def _result_or_problem(fut, job):
     try:
         return fut.result()
     except Exception as e:  # noqa: BLE001 - a worker that died must not stop the batch
-        res = Result(job.student, job.assignment, problems=list(job.problems))
-        res.problems.append(f"The grader's worker failed on this submission ({type(e).__name__}: {str(e)[:200]}); "
-                            "it scores 0 for now: run the same command again to regrade it.")
-        res.transient = True
-        return res
+        if type(e).__name__ == "KilledWorker":   # Dask already tried it on several workers
+            from autograder.pool import crash_problem
+
+            return _result_of(job, "crash", crash_problem("Dask lost each worker that ran it"))
+        return _result_of(job, "error", f"{type(e).__name__}: {str(e)[:200]}")
 
 
 def _run_on_dask(course_root, jobs, address, options):

@@ -2,24 +2,37 @@
 
 Two kinds of isolation:
 
-* ``"namespaces"`` (what ``course grade`` uses): the student process starts in new Linux user,
-  mount, network and PID namespaces (util-linux ``unshare``). Its file system is a fresh tmpfs
-  holding read-only views of the system and Python directories, its own working folder
-  (``/sandbox``, the only place it can write besides a private ``/tmp``), and the course's
-  ``data/`` read-only. The course checkout, the source notebooks, the reference solutions, the
-  gradebook, the submissions and the output folder are simply not there. The network namespace
-  has no interfaces, so there is no network. All capabilities are dropped before the student's
-  code starts (``setpriv``), and the process is PID 1 of its namespace, so killing it kills
-  everything it started.
+* ``"namespaces"`` (what ``course grade`` uses): the student process starts in new Linux mount,
+  PID, network, IPC, UTS and cgroup namespaces, built by :mod:`autograder.jail_setup` (its
+  :func:`~autograder.jail_setup.enter` is the whole set-up as one function). It runs as a host
+  uid that owns nothing: when the grader is root, a uid of its own per sandbox
+  (``SANDBOX_UID_BASE`` and up, unique among the sandboxes alive), inside a user namespace whose
+  root it is; otherwise the grader's own uid, which is all an ordinary user can map. Its file
+  system is a read-only tmpfs holding read-only views of the system and Python directories, a
+  minimal ``/etc``, the course's ``data/`` and one more tmpfs, of ``Limits.disk_mb``, holding all
+  it can write: its working folder ``/sandbox`` (a copy of ``job_dir/work``, made at each start),
+  ``/tmp`` and ``/dev/shm``. The course checkout, the source notebooks, the reference solutions,
+  the gradebook, the submissions, the output folder and the grader's job folders are simply not
+  there. ``/proc`` is its own, with the kernel's knobs (``/proc/sys``, ``/proc/sysrq-trigger``,
+  ...) read-only and ``/proc/kcore`` and friends masked; no network interface. The student's code
+  starts with no capabilities in any namespace (empty bounding set, ``no_new_privs``), without new
+  user namespaces, with only the channel's file descriptors and its own environment. PID 1 of the
+  namespace is a small reaper whose end ends everything in it; the grader kills that.
 * ``"none"`` (what ``course check`` uses on a learner's own notebook): a plain child process with
-  the same limits, for machines without namespaces (macOS, Windows); it protects the learner
-  from nothing they could not do themselves.
+  the same per-process limits, for machines without namespaces (macOS, Windows); it protects the
+  learner from nothing they could not do themselves.
 
-Limits on both: address space (memory), file size, CPU time, core dumps off; the grader adds a
-wall-clock limit per cell and per notebook and kills the process when one is reached. What it
-does not cover is written in the README's "Grading safely" section.
+Limits (:class:`Limits`): per process, address space, file size, CPU time, no core dumps; for the
+whole process tree, a cap on processes and threads (``RLIMIT_NPROC``, which the kernel counts per
+user namespace, or per uid where the sandbox has none; and a cgroup's ``pids.max`` where the
+machine lets the grader make cgroups, :mod:`autograder.cgroups`) and on memory (the cgroup's
+memory limit; without one, the grader adds up the memory the tree's processes hold five times a
+second and stops the sandbox above the limit). The grader adds a wall-clock limit per cell and
+per notebook and kills the sandbox when one is reached. What it does not cover is written in the
+README's "Grading safely" section.
 """
 
+import itertools
 import json
 import os
 import resource
@@ -30,23 +43,30 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import CourseError, wire
+from autograder import CourseError, cgroups, wire
 
 HERE = Path(__file__).resolve().parent
 START_TIMEOUT_S = 60
+SANDBOX_UID_BASE = 0x70000000      # 1879048192: above the ranges systemd gives containers and users
+WATCH_PERIOD_S = 0.2
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Limits:
     cell_s: float = 60.0          # wall clock per cell and per call of a student's function
     notebook_s: float = 300.0     # wall clock for the whole notebook
-    memory_mb: int = 6144         # address space of the student process (torch alone maps ~3.5 GB)
+    memory_mb: int = 6144         # address space of each student process (torch alone maps ~3.5 GB),
+    #                               and the memory all of a submission's processes may hold together
     file_mb: int = 64             # largest file it may write
-    cpu_s: int = 600              # CPU seconds, a backstop behind the wall clock
+    cpu_s: int = 600              # CPU seconds per process, a backstop behind the wall clock
+    disk_mb: int = 256            # everything it may write: /sandbox, /tmp and /dev/shm together
+    processes: int = 128          # processes and threads of the whole tree
 
 
 class StudentCodeError(Exception):
@@ -54,54 +74,151 @@ class StudentCodeError(Exception):
 
 
 def _rlimits(limits):
-    mb = 1024 * 1024
-    return [(resource.RLIMIT_AS, limits.memory_mb * mb), (resource.RLIMIT_FSIZE, limits.file_mb * mb),
-            (resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_CORE, 0)]
+    """``{name: (soft, hard)}`` for each process: the CPU limit's SIGXCPU comes a second before SIGKILL."""
+    return {"as": (limits.memory_mb * MB,) * 2, "fsize": (limits.file_mb * MB,) * 2,
+            "cpu": (int(limits.cpu_s), int(limits.cpu_s) + 1), "core": (0, 0)}
 
 
-_JAIL_SCRIPT = r"""
-set -eu
-R="$1"; W="$2"; D="$3"; shift 3
-mount -t tmpfs -o size=16m,mode=755 sandbox-root "$R"
-# the private /tmp first: a venv under /tmp (a CI checkout) is bound inside it below, not hidden by it
-mkdir -p "$R/tmp"
-mount -t tmpfs -o size=256m,mode=1777 tmp "$R/tmp"
-for d in $BIND_RO; do
-  [ -e "$d" ] || continue
-  mkdir -p "$R$d"; mount --rbind "$d" "$R$d"; mount -o remount,ro,bind "$R$d"
-done
-for d in $HIDE; do
-  [ -d "$R$d" ] && mount -t tmpfs -o size=1k,mode=555 hidden "$R$d"
-done
-mkdir -p "$R/sandbox" "$R/proc" "$R/dev" "$R/data"
-mount --bind "$W" "$R/sandbox"
-mount -t proc proc "$R/proc"
-for n in null zero random urandom; do touch "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
-if [ -d "$D" ]; then mount --rbind "$D" "$R/data"; mount -o remount,ro,bind "$R/data"; fi
-cd "$R"; mkdir .old; pivot_root . .old; umount -l /.old; rmdir /.old
-cd /sandbox
-ulimit -v "$LIMIT_AS_KB"; ulimit -f "$LIMIT_FSIZE_BLOCKS"; ulimit -t "$LIMIT_CPU_S"; ulimit -c 0
-exec setpriv --no-new-privs --inh-caps=-all --bounding-set=-all -- "$@"
-"""
+# what a program may need from /etc (the rest of the host's /etc is not in the sandbox)
+_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "nsswitch.conf", "alternatives",
+        "os-release", "mime.types", "protocols", "services", "fonts", "matplotlibrc", "gai.conf", "host.conf",
+        f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}")
+_SETUP_SOURCE = None
+
+
+def _identity_mapped():
+    """True if this process's uid 0 is the host's (not root inside someone else's user namespace)."""
+    try:
+        return Path("/proc/self/uid_map").read_text().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+def _mode_candidates():
+    """The ways to build the sandbox on this machine, safest first (see :mod:`autograder.jail_setup`)."""
+    if os.geteuid() == 0 and _identity_mapped():
+        # root never maps the sandbox to uid 0: "root" builds it as root and runs the student as
+        # a uid of its own in a user namespace; "root-nouserns" the same without that user
+        # namespace, where the machine refuses it; "stranger" where root may not mount
+        return ["root", "root-nouserns", "stranger"]
+    return ["user"]
+
+
+_counter = itertools.count()
+
+
+def _sandbox_uid():
+    """A host uid (and gid) nobody else uses: unique among the sandboxes alive on this machine."""
+    return SANDBOX_UID_BASE + ((os.getpid() & 0x3FFFFF) << 4) + (next(_counter) & 15)
+
+
+def _bind_list():
+    dirs = {"/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", sys.prefix, sys.base_prefix,
+            os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+    keep = []
+    for d in sorted(dirs, key=len):
+        if not any(d == k or d.startswith(k.rstrip("/") + "/") for k in keep):
+            keep.append(d)
+    binds, links = [], []
+    for d in keep:
+        target = os.readlink(d) if os.path.islink(d) else None
+        if target is not None and not target.startswith("/"):
+            links += [d, target]            # /bin -> usr/bin on a merged-/usr system
+        elif os.path.exists(d):
+            binds.append(d)
+    return binds, links
+
+
+def _hide_list(extra):
+    import course_lib
+
+    hide = {str(Path(course_lib.__file__).resolve().parent)} | {str(Path(p).resolve()) for p in extra}
+    bound, _ = _bind_list()
+    return sorted(h for h in hide if any(h.startswith(b.rstrip("/") + "/") for b in bound))
+
+
+def _spec(job_dir, work, mode, argv, limits, data_dir=None, hide=(), cgroup=None, keep_fds=(), env=None):
+    """What :func:`autograder.jail_setup.enter` builds (plain data: it crosses as JSON)."""
+    binds, links = _bind_list()
+    return {
+        "mode": mode, "uid": _sandbox_uid() if mode != "user" else None,
+        "root": str(job_dir / "root"), "scratch": str(job_dir / "scratch"), "work": str(work),
+        "disk_mb": int(limits.disk_mb), "data": str(data_dir or ""), "binds": binds, "links": links,
+        "etc": [f"/etc/{n}" for n in _ETC if os.path.lexists(f"/etc/{n}")], "hide": _hide_list(hide),
+        "cgroup_procs": cgroup.procs_files if cgroup else [],
+        "rlimits": {**_rlimits(limits), "nproc": (int(limits.processes),) * 2},
+        "keep_fds": list(keep_fds), "argv": [str(a) for a in argv], "env": dict(env or {}),
+    }
+
+
+def _spawn(job_dir, work, mode, argv, limits, data_dir=None, hide=(), cgroup=None, pass_fds=(), env=None, stderr=None):
+    """Start ``argv`` in a new sandbox built from ``work``; the :class:`subprocess.Popen`."""
+    global _SETUP_SOURCE
+    job_dir = Path(job_dir)
+    for name in ("root", "scratch"):
+        (job_dir / name).mkdir(mode=0o755, exist_ok=True)
+    if mode == "stranger":          # it builds the sandbox as that uid: let it through the job folder
+        os.chmod(job_dir, 0o711)
+    if _SETUP_SOURCE is None:
+        _SETUP_SOURCE = (HERE / "jail_setup.py").read_text()
+    spec = _spec(job_dir, work, mode, argv, limits, data_dir, hide, cgroup, pass_fds, env)
+    return subprocess.Popen([sys.executable, "-I", "-S", "-c", _SETUP_SOURCE],
+                            env={"JAIL_SPEC": json.dumps(spec), "LANG": "C.UTF-8"},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                            pass_fds=pass_fds, start_new_session=True)
+
 
 _available = None
+_mode = None
+
+
+def _probe(mode):
+    """``None`` if a sandbox of ``mode`` starts Python here, else the last line it printed."""
+    job = Path(tempfile.mkdtemp(prefix="course-probe-"))
+    try:
+        (job / "work").mkdir()
+        with open(job / "stderr.log", "wb") as log:
+            proc = _spawn(job, job / "work", mode, [sys.executable, "-s", "-c", "import sys"], Limits(), stderr=log)
+            try:
+                code = proc.wait(timeout=START_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return "the sandbox did not start within a minute"
+        if code == 0:
+            return None
+        lines = (job / "stderr.log").read_text(errors="replace").strip().splitlines()
+        return (lines or [f"exit code {code}"])[-1][:160]
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
 
 
 def namespaces_available():
     """``None`` if the namespace sandbox works on this machine, else one sentence why not."""
-    global _available
+    global _available, _mode
     if _available is None:
-        unshare = shutil.which("unshare")
-        if sys.platform != "linux" or not unshare or not shutil.which("setpriv"):
-            _available = "this machine has no Linux namespaces tools (util-linux's unshare and setpriv)"
+        if sys.platform != "linux":
+            _available = "this machine is not Linux, whose namespaces the sandbox is made of"
         else:
-            probe = subprocess.run([unshare, "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork",
-                                    "sh", "-c", "mount -t tmpfs probe /mnt"], capture_output=True, text=True)
-            _available = None if probe.returncode == 0 else (
-                "this machine does not allow unprivileged user namespaces ("
-                + (probe.stderr.strip().splitlines() or ["unshare failed"])[-1][:120] + ")")
+            problems = []
+            for mode in _mode_candidates():
+                problem = _probe(mode)
+                if problem is None:
+                    _mode = mode
+                    break
+                problems.append(problem)
+            if _mode is None:
+                why = ("running as root, the sandbox could not run student code as an unprivileged uid of its own ("
+                       if os.geteuid() == 0 else "this machine does not allow unprivileged user namespaces (")
+                _available = why + "; ".join(dict.fromkeys(problems)) + ")"
         _available = _available or ""
     return _available or None
+
+
+def sandbox_mode():
+    """How this machine builds the sandbox (``"root"``, ``"root-nouserns"``, ``"stranger"``,
+    ``"user"``), or None where it cannot."""
+    return None if namespaces_available() else _mode
 
 
 def require_isolation():
@@ -112,26 +229,11 @@ def require_isolation():
                           "or pass --isolation none to grade without one, only for submissions you trust.")
 
 
-def _bind_list():
-    dirs = {"/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc", sys.prefix, sys.base_prefix,
-            os.path.realpath(sys.base_prefix)}
-    keep = []
-    for d in sorted(dirs, key=len):
-        if not any(d == k or d.startswith(k.rstrip("/") + "/") for k in keep):
-            keep.append(d)
-    return keep
-
-
-def _hide_list(extra):
-    import course_lib
-
-    hide = {str(Path(course_lib.__file__).resolve().parent)} | {str(Path(p).resolve()) for p in extra}
-    bound = _bind_list()
-    return sorted(h for h in hide if any(h.startswith(b.rstrip("/") + "/") for b in bound))
-
-
 def prepare_workdir(job_dir):
-    """``job_dir/work``: the student process's script, the wire format and the student ``course_lib``."""
+    """``job_dir/work``: the student process's script, the wire format and the student ``course_lib``.
+
+    Under the namespace sandbox it is copied into the sandbox's own tmpfs at each start, so
+    nothing the student's code writes reaches it (or the host's disk)."""
     from autograder.student_lib import copy_student_lib
 
     work = Path(job_dir) / "work"
@@ -148,7 +250,50 @@ def prepare_workdir(job_dir):
             shutil.copyfile(f, mpl / f.name)
     except Exception:  # noqa: BLE001 - only a speed-up
         pass
+    for d, dirs, files in os.walk(work):       # readable by a sandbox uid that is not ours
+        os.chmod(d, 0o755)
+        for f in files:
+            os.chmod(os.path.join(d, f), 0o644)
     return work
+
+
+def _children(pid):
+    """Pids of the children of every thread of ``pid``."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _tree(pid):
+    seen, todo = [], [pid]
+    while todo and len(seen) < 100_000:
+        p = todo.pop()
+        if p not in seen:
+            seen.append(p)
+            todo += _children(p)
+    return seen
+
+
+def _held_bytes(pids):
+    """Memory the processes hold: their resident anonymous and shared-memory pages."""
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith(("RssAnon:", "RssShmem:")):
+                total += int(line.split()[1]) * 1024
+    return total
 
 
 class StudentProcess:
@@ -156,59 +301,124 @@ class StudentProcess:
 
     ``request(msg, on_callback)`` sends a message and returns the reply; while the student's
     code runs it may ask to call one of the grader's callables, which ``on_callback(msg)``
-    answers. Every wait has a deadline; on a missed deadline, death or a malformed message the
-    process is killed and :class:`StudentCodeError` says what happened in one sentence.
+    answers. Every wait has a deadline; on a missed deadline, death, a limit or a malformed
+    message the process is killed and :class:`StudentCodeError` says what happened in one sentence.
     """
 
     def __init__(self, job_dir, isolation="namespaces", limits=Limits(), data_dir=None, hide=(), deadline=None):
         self.limits = limits
         self.job_dir = Path(job_dir)
         self.work = prepare_workdir(self.job_dir) if not (self.job_dir / "work").exists() else self.job_dir / "work"
+        self.cgroup, self._init, self._why = None, None, None
+        self._stop = threading.Event()
+        self._r = self._w = -1
         child_r, self._w = os.pipe()
         self._r, child_w = os.pipe()
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/sandbox", "COURSE_GRADING": "1", "MPLBACKEND": "Agg",
                "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "LANG": "C.UTF-8"}
         argv_tail = ["-s", "-X", "utf8", "student_process.py", str(child_r), str(child_w)]
-        if isolation == "namespaces":
-            require_isolation()
-            root = self.job_dir / "root"
-            root.mkdir(exist_ok=True)
-            env.update(MPLCONFIGDIR="/sandbox/.matplotlib", COURSE_DATA="/data", TMPDIR="/tmp",
-                       BIND_RO=" ".join(_bind_list()), HIDE=" ".join(_hide_list(hide)),
-                       LIMIT_AS_KB=str(limits.memory_mb * 1024), LIMIT_FSIZE_BLOCKS=str(limits.file_mb * 1024),
-                       LIMIT_CPU_S=str(limits.cpu_s))
-            cmd = [shutil.which("unshare"), "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork",
-                   "--kill-child", "sh", "-c", _JAIL_SCRIPT, "jail", str(root), str(self.work),
-                   str(data_dir or "/nonexistent"), sys.executable] + argv_tail
-            preexec, cwd = None, None
-        elif isolation == "none":
-            env.update(MPLCONFIGDIR=str(self.work / ".matplotlib"), TMPDIR=str(self.work))
-            if data_dir:
-                env["COURSE_DATA"] = str(data_dir)
-            cmd = [sys.executable] + argv_tail
-            rl = _rlimits(limits)
+        try:
+            with open(self.job_dir / "student-stderr.log", "ab") as log:
+                if isolation == "namespaces":
+                    require_isolation()
+                    env.update(MPLCONFIGDIR="/sandbox/.matplotlib", COURSE_DATA="/data", TMPDIR="/tmp")
+                    self.cgroup = cgroups.tree_cgroup((limits.memory_mb + limits.disk_mb) * MB, limits.processes + 1)
+                    self.proc = _spawn(self.job_dir, self.work, _mode, [sys.executable] + argv_tail, limits, data_dir,
+                                       hide, self.cgroup, (child_r, child_w), env, log)
+                elif isolation == "none":
+                    env.update(MPLCONFIGDIR=str(self.work / ".matplotlib"), TMPDIR=str(self.work))
+                    if data_dir:
+                        env["COURSE_DATA"] = str(data_dir)
+                    rl = [(getattr(resource, f"RLIMIT_{k.upper()}"), v) for k, v in _rlimits(limits).items()]
 
-            def preexec():
-                for what, value in rl:
-                    try:
-                        resource.setrlimit(what, (value, value))
-                    except (ValueError, OSError):
-                        pass
-            cwd = self.work
-        else:
-            raise CourseError(f"unknown isolation {isolation!r}: use 'namespaces' or 'none'.")
-        with open(self.job_dir / "student-stderr.log", "ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=log, pass_fds=(child_r, child_w), start_new_session=True, preexec_fn=preexec)
+                    def preexec():
+                        for what, value in rl:
+                            try:
+                                resource.setrlimit(what, value)
+                            except (ValueError, OSError):
+                                pass
+                    self.proc = subprocess.Popen([sys.executable] + argv_tail, cwd=self.work, env=env,
+                                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                                 pass_fds=(child_r, child_w), start_new_session=True, preexec_fn=preexec)
+                else:
+                    raise CourseError(f"unknown isolation {isolation!r}: use 'namespaces' or 'none'.")
+        except BaseException:
+            for fd in (child_r, child_w, self._r, self._w):
+                os.close(fd)
+            if self.cgroup is not None:
+                self.cgroup.remove()
+            raise
         os.close(child_r)
         os.close(child_w)
+        self.isolation = isolation
         self._buf = b""
         self.notebook_deadline = deadline or time.monotonic() + limits.notebook_s
+        if isolation == "namespaces" and not (self.cgroup and self.cgroup.memory_dir and self.cgroup.version == "2"):
+            # the kernel stops the whole tree itself only under a cgroup v2 with memory.oom.group
+            threading.Thread(target=self._watch, daemon=True, name="sandbox-memory-watch").start()
         ready = self._recv(deadline=min(time.monotonic() + START_TIMEOUT_S, self.notebook_deadline), what="start")
         if ready.get("op") != "ready":
             self.kill()
             raise StudentCodeError("the grading process did not start properly")
+        self._init_pid()
+
+    # -- the tree ---------------------------------------------------------------------------------
+    def _init_pid(self):
+        """The host pid of the sandbox's PID 1 (the student process), as a pidfd where possible."""
+        if self._init is None and self.isolation == "namespaces" and self.proc.poll() is None:
+            kids = _children(self.proc.pid)
+            if kids:
+                try:
+                    self._init = ("fd", os.pidfd_open(kids[0]))
+                except (AttributeError, OSError):
+                    self._init = ("pid", kids[0])
+        return self._init
+
+    def tree_pids(self):
+        """Host pids of every process of this sandbox (the first one stays outside its namespaces)."""
+        if self.proc.poll() is not None:
+            return []
+        return _tree(self.proc.pid) if self.isolation == "namespaces" else [self.proc.pid]
+
+    def _over_limit(self):
+        if self.cgroup is not None and self.cgroup.memory_dir is not None:
+            return self.cgroup.oom_kills() > 0
+        return _held_bytes(_tree(self.proc.pid)) > self.limits.memory_mb * MB
+
+    def _memory_text(self):
+        return f"it used more memory than the {self.limits.memory_mb} MB allowed (all its processes together)"
+
+    def _watch(self):
+        while not self._stop.wait(WATCH_PERIOD_S):
+            if self.proc.poll() is not None:
+                return
+            try:
+                over = self._over_limit()
+            except Exception:  # noqa: BLE001 - a process vanishing under us
+                continue
+            if over:
+                self._why = self._memory_text()
+                self._kill_tree()
+                return
+
+    def _kill_tree(self):
+        init = self._init_pid()
+        if init is not None:
+            kind, value = init
+            try:
+                if kind == "fd":
+                    signal.pidfd_send_signal(value, signal.SIGKILL)
+                elif _children(self.proc.pid)[:1] == [value]:
+                    os.kill(value, signal.SIGKILL)
+            except (OSError, IndexError):
+                pass
+        if self.cgroup is not None:
+            self.cgroup.kill()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     # -- low level -----------------------------------------------------------------------------
     def _send(self, msg):
@@ -229,7 +439,7 @@ class StudentProcess:
             raise StudentCodeError(f"your code ran longer than the {self._limit_text(what)} limit, so the grader stopped it")
         ready, _, _ = select.select([self._r], [], [], min(left, 1.0))
         if not ready:
-            if self.proc.poll() is not None:
+            if self.proc.poll() is not None or self._why:
                 raise self._died()
             return b""
         chunk = os.read(self._r, 1 << 20)
@@ -265,9 +475,16 @@ class StudentProcess:
         return msg
 
     def _died(self):
-        code = self.proc.poll()
+        if self._why is None and self.cgroup is not None and self.cgroup.oom_kills() > 0:
+            self._why = self._memory_text()
+        try:    # the channel closes a moment before the sandbox's outer process reports how it ended
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
         self.kill()
-        if code is not None and code < 0 and -code == signal.SIGKILL:
+        if self._why:
+            why = self._why
+        elif code is not None and code < 0 and -code == signal.SIGKILL:
             why = "it was killed (memory over the limit, or it killed itself)"
         elif code is not None and code < 0 and -code == signal.SIGXCPU:
             why = "it used more CPU time than allowed"
@@ -296,24 +513,30 @@ class StudentProcess:
 
     @property
     def alive(self):
-        return self.proc.poll() is None
+        return self.proc.poll() is None and not self._why
 
     def kill(self):
+        self._stop.set()
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            self._kill_tree()
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        if self._init is not None and self._init[0] == "fd":
+            try:
+                os.close(self._init[1])
+            except OSError:
+                pass
+            self._init = ("gone", None)
         for fd in (self._r, self._w):
             try:
                 os.close(fd)
             except OSError:
                 pass
         self._r = self._w = -1
+        if self.cgroup is not None:
+            self.cgroup.remove(kill=True)
 
     def close(self):
         if self.proc.poll() is None:

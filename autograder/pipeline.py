@@ -14,9 +14,17 @@ Steps, as nbgrader names them:
   executed with ``COURSE_GRADING=1`` in the kernel's environment, scores saved.
 * ``generate_feedback``: HTML from the autograded notebook, after :mod:`autograder.feedback`
   has cut the hidden tests and reduced every traceback to its message.
+
+A stage is a folder of mode 700 (the source notebooks and the gradebook are in it: no other
+user, the sandbox's included, may read it), made under ``$COURSE_STAGE_PARENT`` when that is set
+(a grading worker's folder, which its parent removes even if the worker is killed). Inside it,
+nbgrader knows each student by :func:`stage_student_id`, a checksum of the real id, so no id
+(spaces, ``/``, ``..``, a newline, glob characters, trailing blanks nbgrader would strip) ever
+reaches a path or a query.
 """
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -28,18 +36,25 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
 from nbgrader.utils import capture_log
+from traitlets import Bool
 from traitlets.config import Config
 
 from autograder import CourseError
 from autograder.course_dir import list_assignments
-from autograder.feedback import ShortenTracebacks
+from autograder.feedback import SafeCells, ShortenTracebacks
 from autograder.student_lib import copy_student_lib
 from course_lib.runtime import GRADING_ENV
 
 COURSE_ID = "optim-course"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+STAGE_PARENT_ENV = "COURSE_STAGE_PARENT"   # folder for new stages (unset: the system's temporary folder)
+
+
+def stage_student_id(student):
+    """The name nbgrader knows ``student`` by inside a stage: safe for paths and one-to-one."""
+    return "student-" + hashlib.sha256(str(student).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _put_own_bin_on_path():
@@ -79,9 +94,27 @@ def nbgrader_config(stage, isolation="namespaces", limits=None, data_dir=None, h
     c.IsolatedExecute.hide = [str(h) for h in hide]
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.create_student = True
-    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortenTracebacks, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [GetGrades, QuoteStudentMarkers, ClearHiddenTests, ShortenTracebacks, SafeCells,
+                                        CSSHTMLHeaderPreprocessor]
+    c.SafeCells.source_dir = str(Path(stage) / "source")   # student text shown as text, every cell capped
     c.ClearHiddenTests.enforce_metadata = True
     return c
+
+
+class QuoteStudentMarkers(Preprocessor):
+    """In the feedback, break up nbgrader's hidden-test delimiters where the student wrote them
+    (any cell but the instructor's test cells): ``ClearHiddenTests`` would otherwise refuse the
+    whole page for a comment that says ``### BEGIN HIDDEN TESTS``. Grading ran the text as it was."""
+
+    enabled = Bool(True).tag(config=True)
+    MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+    def preprocess_cell(self, cell, resources, index):
+        nbg = cell.get("metadata", {}).get("nbgrader", {})
+        if not (isinstance(nbg, dict) and nbg.get("grade") and not nbg.get("solution")) and isinstance(cell.get("source"), str):
+            for m in self.MARKERS:
+                cell.source = cell.source.replace(m, m.replace(" HIDDEN ", " HIDDEN\u00a0"))
+        return cell, resources
 
 
 @contextlib.contextmanager
@@ -129,6 +162,10 @@ def _run(app_cls, stage, config, what, **attrs):
     return result
 
 
+class SubmissionError(Exception):
+    """A submission that cannot be graded at all; ``str(e)`` is one sentence for it."""
+
+
 class PipelineError(Exception):
     def __init__(self, what, log):
         super().__init__(f"nbgrader could not {what}")
@@ -146,9 +183,10 @@ class PipelineError(Exception):
 class Stage:
     """A private nbgrader course directory for one command; delete it with :meth:`close`."""
 
-    def __init__(self, course_root, assignments=None, isolation="namespaces", limits=None, hide=(), template=None):
+    def __init__(self, course_root, assignments=None, isolation="namespaces", limits=None, hide=(), template=None, parent=None):
         self.course_root = Path(course_root)
-        self.dir = Path(tempfile.mkdtemp(prefix="course-stage-"))
+        self.dir = Path(tempfile.mkdtemp(prefix="course-stage-", dir=parent or os.environ.get(STAGE_PARENT_ENV) or None))
+        os.chmod(self.dir, 0o700)   # mkdtemp's mode already; said here because it matters
         from course_lib.runtime import data_dir
 
         # the sandbox must not see the checkout, this stage (source notebooks, gradebook) or `hide`
@@ -182,48 +220,61 @@ class Stage:
 
     # -- grading -------------------------------------------------------------------------
     def submit(self, student, assignment, notebooks):
-        """Place a submission: ``notebooks`` maps notebook name -> its bytes (or the path of the file)."""
-        dest = self.dir / "submitted" / student / assignment
+        """Place a submission: ``notebooks`` maps notebook name -> its bytes (or the path of the file).
+
+        Each notebook is made well-formed first (:func:`autograder.execute.sanitize_submission`);
+        returns the sentences about what had to be changed. A file that is not a notebook raises
+        :class:`SubmissionError` with one sentence."""
+        dest = self.dir / "submitted" / stage_student_id(student) / assignment
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
         import nbformat
 
-        from autograder.execute import strip_forged_cells
+        from autograder.execute import sanitize_submission
 
+        problems = []
         for name, content in notebooks.items():
             raw = content if isinstance(content, bytes) else Path(content).read_bytes()
-            nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+            try:
+                nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+                if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+                    raise ValueError("no list of cells")
+            except Exception:  # noqa: BLE001 - nbformat raises many kinds for a file that is not a notebook
+                raise SubmissionError(f"{name}.ipynb could not be read as a notebook; open it in JupyterLab, "
+                                      "save it and submit it again.") from None
             source_nb = nbformat.read(str(self.dir / "source" / assignment / f"{name}.ipynb"), as_version=4)
-            strip_forged_cells(nb, source_nb)
+            problems += [f"{name}.ipynb: {p}" for p in sanitize_submission(nb, source_nb)]
             nbformat.write(nb, str(dest / f"{name}.ipynb"))
-        return dest
+        return problems
 
     def clear(self, student, assignment):
         """Remove a graded submission's files (the gradebook keeps only scores)."""
         for kind in ("submitted", "autograded", "feedback"):
-            shutil.rmtree(self.dir / kind / student / assignment, ignore_errors=True)
+            shutil.rmtree(self.dir / kind / stage_student_id(student) / assignment, ignore_errors=True)
 
     def autograde(self, student, assignment):
+        sid = stage_student_id(student)
         # MPLBACKEND=Agg: figures are drawn but not rendered into the notebook (faster, smaller feedback)
         with _env(**{GRADING_ENV: "1", "MPLBACKEND": "Agg"}), _stderr_to(self.dir / "kernels.log"):
-            _run(Autograde, self.dir, self.config, f"autograde {assignment} for {student}", assignment_id=assignment, student_id=student)
+            _run(Autograde, self.dir, self.config, f"autograde {assignment}", assignment_id=assignment, student_id=sid)
 
     def feedback(self, student, assignment):
-        _run(GenerateFeedback, self.dir, self.config, f"write feedback on {assignment} for {student}", assignment_id=assignment, student_id=student)
-        return self.dir / "feedback" / student / assignment
+        sid = stage_student_id(student)
+        _run(GenerateFeedback, self.dir, self.config, f"write feedback on {assignment}", assignment_id=assignment, student_id=sid)
+        return self.dir / "feedback" / sid / assignment
 
     def autograded_notebook(self, student, assignment, notebook):
-        return self.dir / "autograded" / student / assignment / f"{notebook}.ipynb"
+        return self.dir / "autograded" / stage_student_id(student) / assignment / f"{notebook}.ipynb"
 
     def scores(self, student, assignment):
         """``{notebook: [(grade_id, score, max_score), ...]}`` and the assignment's (score, max_score)."""
         per_nb = {}
         with Gradebook(self.config.CourseDirectory.db_url, COURSE_ID) as gb:
             try:
-                sub = gb.find_submission(assignment, student)
+                sub = gb.find_submission(assignment, stage_student_id(student))
             except MissingEntry:
-                raise CourseError(f"No grade was recorded for {student}/{assignment}.") from None
+                raise CourseError(f"No grade was recorded for this submission of {assignment}.") from None
             for nb in sub.notebooks:
                 per_nb[nb.name] = [(g.name, float(g.score), float(g.max_score)) for g in nb.grades]
             return per_nb, (float(sub.score), float(sub.max_score))

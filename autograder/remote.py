@@ -10,6 +10,12 @@ copied back onto the test's own objects, so tests like "the input was not modifi
 If the student process dies or runs over a time limit, the call raises :class:`StudentCodeError`
 in the test (that test fails with the reason) and the next request starts a fresh process that
 replays the cells run so far, except the one that caused the problem.
+
+Every reply is hostile input here: each gets a fresh :class:`wire.Budget`, and a reply over it,
+or one that is not what the protocol says, raises :class:`ResultRefused` (a
+:class:`StudentCodeError`, so no test's ``except ValueError`` can take it for an answer) with one
+sentence. What the student's function returned that stays in its process is named in words
+("an object of type Foo that stays in your process"), never by a Python ``repr``.
 """
 
 import builtins
@@ -21,6 +27,69 @@ from autograder import wire
 from autograder.jail import Limits, StudentCodeError, StudentProcess, new_job_dir
 
 MAX_RESTARTS = 3
+
+#: Called as ``WATCH("dir", path)`` for each student job folder and ``WATCH("pid", pid)`` for each
+#: student process this process starts (``None``: nobody listens). A local grading worker
+#: writes them down, so that if it is killed its parent can stop and remove what it left.
+WATCH = None
+
+
+class ResultRefused(StudentCodeError):
+    """A reply from the student process that the grader will not read (too big, malformed)."""
+
+
+def _watch(kind, value):
+    if WATCH is not None:
+        try:
+            WATCH(kind, value)
+        except Exception:  # noqa: BLE001 - bookkeeping must never fail a grade
+            pass
+
+
+_FUNCTION_TYPES = {"function", "method", "builtin_function_or_method", "partial", "cython_function_or_method"}
+_CLASSES = {}
+
+
+def describe(info):
+    """Words for an object that stays in the student's process, as it appears in a message."""
+    kind = str(info.get("type", "object"))
+    if kind in _FUNCTION_TYPES:
+        return "a function that stays in your process"
+    return f"an object of type {kind} that stays in your process"
+
+
+def _remote_class(description):
+    """A :class:`Remote` subclass named by ``description``: messages built from ``type(x).__name__``
+    (``check_type``'s "returned ...", Python's own TypeErrors) then read as words."""
+    cls = _CLASSES.get(description)
+    if cls is None:
+        if len(_CLASSES) > 500:
+            description = "an object that stays in your process"
+            cls = _CLASSES.get(description)
+        if cls is None:
+            cls = type(description, (Remote,), {"__slots__": (), "__module__": "your process"})
+            cls.__qualname__ = description
+            _CLASSES[description] = cls
+    return cls
+
+
+def remote(session, target, info):
+    """The stand-in for ``target`` (``{"name": n}`` an exercise function, ``{"ref": i}`` an object)."""
+    if "name" in target:
+        description = f"your function {target['name']}"
+    else:
+        description = describe(info)
+    return _remote_class(description)(session, target, info)
+
+
+MAX_CELL_BYTES = wire.MAX_MESSAGE_BYTES - 64 * 1024
+
+
+def _error_pair(error):
+    """``(ename, evalue)`` of an error as the student process reports it (anything else: a generic one)."""
+    if isinstance(error, list) and len(error) == 2 and isinstance(error[0], str) and isinstance(error[1], str):
+        return error[0][:80], error[1][:1000]
+    return "Error", "(no message)"
 
 
 def _exception(ename, evalue):
@@ -57,12 +126,15 @@ class Remote:
         raise AttributeError("objects made by the student's code are read-only here")
 
     def __bool__(self):
-        raise TypeError(f"{self!r} is an object, not True or False")
+        raise TypeError(f"{type(self).__name__} is not True or False")
 
     def __repr__(self):
-        if "name" in self._target:
-            return f"<your {self._target['name']}>"
-        return f"<{self._info.get('type', 'object')} made by your code>"
+        return type(self).__name__
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        return type(self).__name__
 
 
 class Session:
@@ -70,6 +142,7 @@ class Session:
         self.isolation, self.limits, self.data_dir, self.hide = isolation, limits, data_dir, tuple(hide)
         self._own_dir = job_dir is None
         self.job_dir = job_dir or new_job_dir()
+        _watch("dir", str(self.job_dir))
         self.proc = None
         self.cells = []            # cells run so far: replayed after a restart
         self.restarts = 0
@@ -79,7 +152,11 @@ class Session:
 
     # -- process -------------------------------------------------------------------------------
     def _start(self):
-        return StudentProcess(self.job_dir, self.isolation, self.limits, self.data_dir, self.hide, deadline=self.deadline)
+        proc = StudentProcess(self.job_dir, self.isolation, self.limits, self.data_dir, self.hide, deadline=self.deadline)
+        pid = getattr(getattr(proc, "proc", None), "pid", None)
+        if pid:
+            _watch("pid", pid)
+        return proc
 
     def _process(self):
         if self.proc is not None and self.proc.alive:
@@ -104,6 +181,16 @@ class Session:
         except StudentCodeError as e:
             self.last_problem = str(e)
             raise
+        except RecursionError:   # the frame's JSON nests deeper than the parser goes
+            proc.kill()
+            raise ResultRefused(f"your code sent back a value nested more than {wire.MAX_DEPTH} levels deep, "
+                                "so the grader stopped it") from None
+
+    def reset(self):
+        """Stop the student process (the next request starts a fresh one and replays the cells):
+        after the grader itself was interrupted mid-request, the channel's state is unknown."""
+        if self.proc is not None and self.proc.alive:
+            self.proc.kill()
 
     def close(self):
         if self.proc is not None:
@@ -114,14 +201,21 @@ class Session:
     # -- cells ---------------------------------------------------------------------------------
     def run_cell(self, code):
         """``(output text, (ename, evalue) or None)`` of one of the student's notebook cells."""
+        if not isinstance(code, str):
+            code = ""
+        size = len(code.encode("utf-8", "replace"))
+        if size > MAX_CELL_BYTES:
+            return "", ("GraderStoppedYourCode", f"this cell holds {size / 2**20:.1f} MB of code, more than the "
+                                                 f"{MAX_CELL_BYTES // 2**20} MB the grader runs per cell; it was not run")
         try:
             reply = self._request({"op": "cell", "code": code})
         except StudentCodeError as e:
             return "", ("GraderStoppedYourCode", str(e))
         self.cells.append(code)
         error = reply.get("error")
-        err = (str(error[0])[:80], str(error[1])[:1000]) if isinstance(error, list) and len(error) == 2 else None
-        return str(reply.get("output", ""))[:100_000], err
+        err = _error_pair(error) if error is not None else None
+        output = reply.get("output", "")
+        return (output if isinstance(output, str) else "")[:100_000], err
 
     def defined(self, names):
         try:
@@ -129,15 +223,17 @@ class Session:
         except StudentCodeError:
             return {}
         value = reply.get("value")
-        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+        if not isinstance(value, dict) or len(value) > 10_000:
+            return {}
+        return {str(k)[:200]: str(v)[:20] for k, v in value.items()}
 
     def proxies(self, names):
-        return {n: Remote(self, {"name": n}, {"type": "function"}) for n in names}
+        return {n: remote(self, {"name": n}, {"type": "function"}) for n in names}
 
     # -- calls -----------------------------------------------------------------------------------
-    def _codec(self, params_of=None):
-        return wire.Codec(remote_ref=lambda i, info: Remote(self, {"ref": i}, info),
-                          make_callback=self._lend, resolve_param=params_of)
+    def _codec(self, params_of=None, budget=None):
+        return wire.Codec(remote_ref=lambda i, info: remote(self, {"ref": i}, info),
+                          make_callback=self._lend, resolve_param=params_of, budget=budget)
 
     def _lend(self, fn):
         i = len(self.callbacks) + 1
@@ -153,13 +249,21 @@ class Session:
         return codec.encode(x)
 
     def _on_callback(self, msg):
-        codec = self._codec()
-        fn = self.callbacks.get(msg.get("callback"))
+        codec = self._codec(budget=wire.Budget())
+        key = msg.get("callback")
+        fn = self.callbacks.get(key) if isinstance(key, int) else None
         try:
             if fn is None:
                 raise ValueError("unknown callable")
-            args = [codec.decode(a) for a in msg.get("args", [])]
-            kwargs = {str(k): codec.decode(v) for k, v in msg.get("kwargs", [])}
+            raw_args, raw_kwargs = msg.get("args", []), msg.get("kwargs", [])
+            if not isinstance(raw_args, list) or not isinstance(raw_kwargs, list) \
+                    or not all(isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], str) for kv in raw_kwargs):
+                raise ValueError("a malformed call")
+            try:
+                args = [codec.decode(a) for a in raw_args]
+                kwargs = {k: codec.decode(v) for k, v in raw_kwargs}
+            except wire.WireError as e:
+                raise ValueError(f"your code passed the grader's function {e}") from None
             return {"op": "cb_result", "value": self._encode(codec, fn(*args, **kwargs))}
         except StudentCodeError:
             raise
@@ -170,34 +274,47 @@ class Session:
         codec = self._codec()
         msg = {"op": "call", "target": target, "args": [self._encode(codec, a) for a in args],
                "kwargs": [[k, self._encode(codec, v)] for k, v in kwargs.items()]}
-        reply = self._request(msg, self._on_callback)
-        if reply.get("op") == "raised":
-            error = reply.get("error") or ["Error", ""]
-            raise _exception(str(error[0]), str(error[1]))
+        reply = self._reply(msg)
         originals = dict(enumerate(args))
         originals.update(kwargs)
 
         def params_of(key, name):
-            model = originals.get(key if not isinstance(key, int) else int(key))
+            model = originals.get(key)
             try:
                 return dict(model.named_parameters())[name]
-            except (AttributeError, KeyError):
+            except (AttributeError, KeyError, TypeError):
                 raise wire.WireError("a parameter of a model that was not passed in") from None
 
+        budget = wire.Budget()   # one for the whole reply: the value and every argument copied back
+        sync = reply.get("sync", [])
         try:
-            for key, enc in reply.get("sync", []):
-                if key in originals:
-                    apply_in_place(originals[key], codec.decode(enc))
-            return self._codec(params_of).decode(reply.get("value"))
+            if not isinstance(sync, list) or len(sync) > len(originals) \
+                    or not all(isinstance(e, list) and len(e) == 2 and type(e[0]) in (int, str) for e in sync):
+                raise wire.WireError("a reply that is not what the grader asked for")
+            back = [(originals[key], self._codec(budget=budget).decode(enc)) for key, enc in sync if key in originals]
+            value = self._codec(params_of, budget).decode(reply.get("value"))
         except wire.WireError as e:
-            raise ValueError(f"your function returned something the grader cannot read ({e})") from None
+            raise ResultRefused(f"your function returned {e}, so the grader did not read it") from None
+        for orig, new in back:
+            apply_in_place(orig, new)
+        return value
 
     def getattr(self, ref, name):
-        reply = self._request({"op": "getattr", "ref": ref, "name": name}, self._on_callback)
-        if reply.get("op") == "raised":
-            error = reply.get("error") or ["Error", ""]
-            raise _exception(str(error[0]), str(error[1]))
-        return self._codec().decode(reply.get("value"))
+        reply = self._reply({"op": "getattr", "ref": ref, "name": name})
+        try:
+            return self._codec(budget=wire.Budget()).decode(reply.get("value"))
+        except wire.WireError as e:
+            raise ResultRefused(f"an attribute of your object held {e}, so the grader did not read it") from None
+
+    def _reply(self, msg):
+        """The student process's answer to ``msg``; re-raises the exception its code raised."""
+        reply = self._request(msg, self._on_callback)
+        op = reply.get("op")
+        if op == "raised":
+            raise _exception(*_error_pair(reply.get("error")))
+        if op != "value":
+            raise ResultRefused("your code answered the grader with something other than a value")
+        return reply
 
 
 # -- copying in-place changes back -------------------------------------------------------------

@@ -10,7 +10,10 @@ reaches the verdict, which the grader computes in its own process.
 Messages in (the first file descriptor named on the command line): ``cell``, ``names``, ``call``, ``getattr``, ``cb_result``,
 ``cb_error``, ``exit``. Messages out (the second): ``done`` (a cell), ``value``,
 ``raised``, ``callback`` (run one of the grader's callables). Anything the code prints is
-capped and returned with its cell; file descriptors 1 and 2 lead nowhere.
+capped (:data:`OUTPUT_CAP` per cell, :data:`NOTEBOOK_OUTPUT_CAP` for all the cells of this
+process) and returned with its cell. Before the first cell: every file descriptor but the channel
+closed, 0, 1 and 2 leading to ``/dev/null``, and a new session keyring (the grader's keys are not
+the student's).
 """
 
 import io
@@ -22,7 +25,8 @@ try:
 except ImportError:  # imported by the grader for CappedText
     from autograder import wire
 
-OUTPUT_CAP = 20_000
+OUTPUT_CAP = 20_000            # characters of output kept per cell
+NOTEBOOK_OUTPUT_CAP = 200_000  # and for all the cells of a notebook (one student process) together
 GRADING_SEED = 0
 
 
@@ -39,10 +43,11 @@ def seed_global_rngs(seed=GRADING_SEED):
 
 
 class CappedText(io.TextIOBase):
-    """A text stream that keeps the first ``cap`` characters and counts the rest."""
+    """A text stream that keeps the first ``cap`` characters and counts the rest; ``why``, if
+    given, is added to the note that says how many were cut."""
 
-    def __init__(self, cap=OUTPUT_CAP):
-        self.cap, self.parts, self.size, self.dropped = cap, [], 0, 0
+    def __init__(self, cap=OUTPUT_CAP, why=""):
+        self.cap, self.parts, self.size, self.dropped, self.why = cap, [], 0, 0, why
 
     def writable(self):
         return True
@@ -59,7 +64,7 @@ class CappedText(io.TextIOBase):
     def text(self):
         out = "".join(self.parts)
         if self.dropped:
-            out += f"\n[... {self.dropped} more characters of output cut]\n"
+            out += f"\n[... {self.dropped} more characters of output cut{self.why}]\n"
         return out
 
 
@@ -72,6 +77,7 @@ class Server:
         self.fin, self.fout = fin, fout
         self.objects, self.next_id = {}, 1
         self.shell = None
+        self.output_left = NOTEBOOK_OUTPUT_CAP
         self.codec = wire.Codec(make_ref=self._keep, resolve_ref=self._resolve, remote_callback=self._remote_callback)
 
     # handles ------------------------------------------------------------------------------
@@ -113,7 +119,10 @@ class Server:
         self.shell.user_ns["__name__"] = "__main__"
 
     def run_cell(self, code):
-        out = CappedText()
+        if self.output_left < OUTPUT_CAP:
+            out = CappedText(self.output_left, f": a notebook may print {NOTEBOOK_OUTPUT_CAP:,} characters in all")
+        else:
+            out = CappedText()
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = out
         error = None
@@ -126,6 +135,7 @@ class Server:
             error = _error(e)
         finally:
             sys.stdout, sys.stderr = saved
+        self.output_left = max(0, self.output_left - out.size)
         return {"op": "done", "output": out.text(), "error": error}
 
     def names(self, names):
@@ -225,11 +235,46 @@ def _argument_parameters(args, kwargs):
     return found
 
 
+def _close_other_fds(keep):
+    """Close every file descriptor but 0, 1, 2 and ``keep`` (the channel to the grader)."""
+    keep = sorted({0, 1, 2, *keep})
+    for low, high in zip(keep, keep[1:] + [1 << 20]):
+        if high > low + 1:
+            os.closerange(low + 1, high)
+
+
+def _new_session_keyring():
+    """Join a new, empty session keyring, so the grader's keys (inherited) are not this process's."""
+    import ctypes
+    import platform
+
+    nr = {"x86_64": 250, "amd64": 250, "aarch64": 219, "arm64": 219, "riscv64": 219, "loongarch64": 219,
+          "ppc64le": 271, "ppc64": 271, "s390x": 280, "i686": 288, "i386": 288}.get(platform.machine().lower())
+    if sys.platform != "linux" or nr is None:
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).syscall(nr, 1, None)  # KEYCTL_JOIN_SESSION_KEYRING, anonymous
+    except (OSError, AttributeError):
+        pass
+
+
+def _quiet_standard_fds():
+    """0, 1 and 2 lead to /dev/null: nothing written there reaches the grader's files."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
 def main():
-    fin = os.fdopen(int(sys.argv[1]), "rb", buffering=0)
-    fout = os.fdopen(int(sys.argv[2]), "wb")
+    channel = int(sys.argv[1]), int(sys.argv[2])
+    _close_other_fds(channel)
+    _new_session_keyring()
+    fin = os.fdopen(channel[0], "rb", buffering=0)
+    fout = os.fdopen(channel[1], "wb")
     server = Server(fin, fout)
     server._start_shell()
+    _quiet_standard_fds()
     wire.send(fout, {"op": "ready", "pid": os.getpid()})
     try:
         server.serve()

@@ -16,17 +16,28 @@ Encoded forms (``{"~": tag, ...}``; everything else is JSON itself):
   cache, a function) — the other side holds a handle and may only call it or read attributes;
 * ``cb`` a callable the grader passes in (a test's lambda): calling it asks the grader to run it;
 * ``module`` a ``torch.nn`` model made of standard layers (:data:`MODULE_LAYERS`), rebuilt on the
-  other side from its layer list and state; anything else in a model becomes a ``ref``.
+  other side from its layer list and state; anything else in a model becomes a ``ref``. A layer
+  used twice in one value (``nn.Sequential(layer, act, layer)``) is sent once and then as
+  ``mref`` (its number in the order layers are first met), a parameter shared by two layers
+  (tied weights) as ``tref``: the copy shares exactly what the original shares.
 """
 
 import base64
 import json
 import math
+import re
 import struct
 import sys
 
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
-MAX_DEPTH = 64
+# Limits on what one message may hold. The grader's side checks every size it decodes against
+# them before it allocates anything (the student's side trusts the grader). The largest reply the
+# course's own tests produce is about 0.2 MB with a few thousand values.
+MAX_MESSAGE_BYTES = 8 * 2**20     # one frame, either direction; a longer one is refused before it is read
+MAX_DEPTH = 64                    # nesting of lists, tuples, dicts and models
+MAX_ITEMS = 200_000               # values (list items, dict entries, layers, ...) in one message
+MAX_DATA_BYTES = 16 * 2**20       # array, tensor, parameter and string bytes in one message, decoded
+MAX_STRING_CHARS = 2**20          # one string
+MAX_LAYER_GEOMETRY = 256          # kernel sizes, strides, paddings and pooling output sizes of a model layer
 NUMERIC_KINDS = "biufc"
 
 # standard layers a model may be built from, with the attributes that rebuild each one
@@ -42,7 +53,31 @@ MODULE_LAYERS = {
 
 
 class WireError(Exception):
-    """A message that is not plain data of the allowed kinds (or is too big / too deep)."""
+    """A message that is not plain data of the allowed kinds (or is too big / too deep).
+
+    ``str(e)`` completes the sentence "your function returned ...".
+    """
+
+
+class Budget:
+    """What one message may still hold: :data:`MAX_ITEMS` values and :data:`MAX_DATA_BYTES` bytes.
+
+    The grader's side gives each reply a fresh budget and charges it while decoding, before
+    each allocation: an array's size is its shape times its item size, checked before its data
+    is read; a model's parameters are counted from its layers' shapes before they are built.
+    """
+
+    def __init__(self, items=None, data_bytes=None):
+        self.items = MAX_ITEMS if items is None else items
+        self.data_bytes = MAX_DATA_BYTES if data_bytes is None else data_bytes
+
+    def charge(self, items=0, data_bytes=0):
+        self.items -= items
+        self.data_bytes -= data_bytes
+        if self.items < 0:
+            raise WireError(f"more than {MAX_ITEMS:,} values (list items, dict entries, layers) in one result")
+        if self.data_bytes < 0:
+            raise WireError(f"more than {MAX_DATA_BYTES // 2**20} MB of arrays, tensors and text in one result")
 
 
 # -- framing ---------------------------------------------------------------------------------
@@ -56,9 +91,24 @@ def send(fd_write, obj):
 def recv(fd_read):
     head = _read_exact(fd_read, 8)
     (n,) = struct.unpack(">Q", head)
-    if n > MAX_MESSAGE_BYTES:
-        raise WireError(f"a message of {n / 2**20:.0f} MB is over the {MAX_MESSAGE_BYTES // 2**20} MB limit")
-    return json.loads(_read_exact(fd_read, n).decode())
+    if n > MAX_MESSAGE_BYTES:  # refused from its length, before a byte of it is read
+        raise WireError(f"a message of {n / 2**20:.0f} MB, over the {MAX_MESSAGE_BYTES // 2**20} MB limit")
+    return loads(_read_exact(fd_read, n))
+
+
+def loads(data):
+    """Parse one frame's bytes, refusing (before JSON builds any object) a frame with more
+    structure than :data:`MAX_ITEMS` values could need or nesting deeper than JSON's parser allows."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise WireError(f"a message of {len(data) / 2**20:.0f} MB, over the {MAX_MESSAGE_BYTES // 2**20} MB limit")
+    if data.count(b"[") + data.count(b"{") + data.count(b",") > 4 * MAX_ITEMS:
+        raise WireError(f"more than {MAX_ITEMS:,} values (list items, dict entries, layers) in one result")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise WireError(f"a value nested more than {MAX_DEPTH} levels deep") from None
+    except (ValueError, UnicodeDecodeError):
+        raise WireError("bytes that are not a message") from None
 
 
 def _read_exact(fh, n):
@@ -92,11 +142,13 @@ class Codec:
         remote_ref: ``(id, info) -> proxy`` for handles the other side handed out.
         make_callback: ``fn -> id`` for callables this side lends to the other (the grader's side).
         remote_callback: ``id -> callable`` for callables the other side lent.
+        budget: a :class:`Budget` for one message: decoding refuses more (the grader's side).
     """
 
     def __init__(self, make_ref=None, resolve_ref=None, remote_ref=None, make_callback=None, remote_callback=None,
-                 param_key=None, resolve_param=None):
+                 param_key=None, resolve_param=None, budget=None):
         self.make_ref, self.resolve_ref, self.remote_ref = make_ref, resolve_ref, remote_ref
+        self.budget = budget  # a Budget: decoding checks every size against it (the grader's side)
         self.make_callback, self.remote_callback = make_callback, remote_callback
         # a parameter of a model that was an argument travels back as (argument, name), so the
         # grader's side gets its own model's parameter object, not a copy
@@ -104,6 +156,8 @@ class Codec:
 
     # encode ----------------------------------------------------------------------------------
     def encode(self, x, depth=0, allow_pref=True):
+        if depth == 0:
+            self._shared = ({}, {})   # id(layer) -> number, id(parameter) -> number, within one value
         if depth > MAX_DEPTH:
             raise WireError("the value is nested too deeply")
         if x is None or isinstance(x, (bool, str)) or type(x) is int:
@@ -150,115 +204,183 @@ class Codec:
 
     @staticmethod
     def _nd(a):
-        a = _np().ascontiguousarray(a)
+        a = a if a.flags.c_contiguous else a.copy(order="C")   # (np.ascontiguousarray makes a 0-d array 1-d)
         return {"~": "nd", "dtype": a.dtype.str, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode()}
 
     # decode ----------------------------------------------------------------------------------
     def decode(self, x, depth=0):
+        """The value ``x`` (parsed JSON) encodes. With a :class:`Budget` (the grader's side),
+        every size is checked against it first, and any malformed part raises :class:`WireError`."""
+        if depth == 0:
+            self._built = ([], [])    # layers and parameters in the order they were first rebuilt
+        if self.budget is None:
+            return self._decode(x, depth)
+        try:
+            return self._decode(x, depth)
+        except WireError:
+            raise
+        except RecursionError:
+            raise WireError(f"a value nested more than {MAX_DEPTH} levels deep") from None
+        except MemoryError:
+            raise WireError("a value too large for the grader's memory") from None
+        except Exception:  # noqa: BLE001 - whatever a forged message makes a constructor raise
+            raise WireError("a value the grader cannot read (not plain data of the kinds it accepts)") from None
+
+    def _decode(self, x, depth=0):
         if depth > MAX_DEPTH:
-            raise WireError("the value is nested too deeply")
-        if x is None or isinstance(x, (bool, str, int, float)):
+            raise WireError(f"a value nested more than {MAX_DEPTH} levels deep")
+        budget = self.budget
+        if budget is not None:
+            budget.charge(items=1)
+        if x is None or isinstance(x, (bool, int, float)):
+            return x
+        if isinstance(x, str):
+            if budget is not None:
+                if len(x) > MAX_STRING_CHARS:
+                    raise WireError(f"a string of more than {MAX_STRING_CHARS:,} characters")
+                budget.charge(data_bytes=len(x))
             return x
         if isinstance(x, list):
-            return [self.decode(v, depth + 1) for v in x]
+            if budget is not None:
+                budget.charge(items=len(x))  # before the list is built
+            return [self._decode(v, depth + 1) for v in x]
         if not isinstance(x, dict):
-            raise WireError("unexpected value")
+            raise WireError("a value of an unknown kind")
         tag = x.get("~")
         if tag == "float":
             if x.get("v") not in ("nan", "inf", "-inf"):
-                raise WireError("bad float")
+                raise WireError("a malformed number")
             return float(x["v"])
         if tag == "nd":
-            return _decode_nd(x)
+            return _decode_nd(x, budget)
         if tag == "np":
             np = _np()
-            dt = np.dtype(_checked_dtype(x.get("dtype")))
-            return dt.type(self.decode(x.get("v"), depth + 1))
+            dt = _checked_dtype(x.get("dtype"))
+            v = x.get("v")
+            if not (v is None or isinstance(v, (bool, int, float)) or isinstance(v, dict) and v.get("~") == "float"):
+                raise WireError("a malformed NumPy scalar")
+            return dt.type(self._decode(v, depth + 1))
         if tag == "t":
             import torch
-            arr = _decode_nd(x.get("data"))
-            t = torch.from_numpy(arr.copy())
+            arr = _decode_nd(x.get("data"), budget)
+            t = torch.from_numpy(arr)  # arr is already this side's own copy
             if x.get("param"):
                 return torch.nn.Parameter(t, requires_grad=bool(x.get("rg")))
             return t.requires_grad_(bool(x.get("rg"))) if t.is_floating_point() or t.is_complex() else t
         if tag == "tuple":
-            return tuple(self.decode(v, depth + 1) for v in _list(x.get("v")))
+            v = _list(x.get("v"))
+            if budget is not None:
+                budget.charge(items=len(v))
+            return tuple(self._decode(e, depth + 1) for e in v)
         if tag == "dict":
             out = {}
-            for pair in _list(x.get("v")):
+            pairs = _list(x.get("v"))
+            if budget is not None:
+                budget.charge(items=len(pairs))
+            for pair in pairs:
                 if not isinstance(pair, list) or len(pair) != 2:
-                    raise WireError("bad dict item")
-                key = self.decode(pair[0], depth + 1)
+                    raise WireError("a malformed dict")
+                key = self._decode(pair[0], depth + 1)
                 try:
                     hash(key)
                 except TypeError:
                     raise WireError("a dict key that cannot be hashed") from None
-                out[key] = self.decode(pair[1], depth + 1)
+                out[key] = self._decode(pair[1], depth + 1)
             return out
         if tag == "gen":
             np = _np()
             state = x.get("state")
             name = state.get("bit_generator") if isinstance(state, dict) else None
             if name not in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"):
-                raise WireError("unknown random generator")
+                raise WireError("a random generator of an unknown kind")
             bg = getattr(np.random, name)()
-            bg.state = _state_from_json(state)
+            bg.state = _state_from_json(state, budget)
             return np.random.Generator(bg)
         if tag == "ref":
             if self.remote_ref is None:
-                raise WireError("a handle was not expected here")
-            return self.remote_ref(int(x["id"]), {"type": str(x.get("type", "object"))[:80], "callable": bool(x.get("callable"))})
+                raise WireError("a handle where none was expected")
+            return self.remote_ref(_small_int(x.get("id")), {"type": _type_name(x.get("type")), "callable": bool(x.get("callable"))})
         if tag == "own":  # a handle this side gave out, coming back
             if self.resolve_ref is None:
-                raise WireError("a handle was not expected here")
-            return self.resolve_ref(int(x["id"]))
+                raise WireError("a handle where none was expected")
+            return self.resolve_ref(_small_int(x.get("id")))
         if tag == "cb":
             if self.remote_callback is None:
-                raise WireError("a callable was not expected here")
-            return self.remote_callback(int(x["id"]))
+                raise WireError("a callable where none was expected")
+            return self.remote_callback(_small_int(x.get("id")))
         if tag == "module":
             return build_module(x, self, depth)
+        if tag == "mref":
+            layers = getattr(self, "_built", ([], []))[0]
+            n = x.get("n")
+            if type(n) is not int or not 0 <= n < len(layers):
+                raise WireError("a malformed model (a shared layer that was not sent)")
+            return layers[n]
         if tag == "pref":
             if self.resolve_param is None:
-                raise WireError("a parameter reference was not expected here")
-            return self.resolve_param(x.get("arg"), str(x.get("name")))
-        raise WireError(f"unknown value kind {str(tag)[:20]!r}")
+                raise WireError("a parameter reference where none was expected")
+            arg, name = x.get("arg"), x.get("name")
+            if not isinstance(arg, (int, str)) or isinstance(arg, bool) or not isinstance(name, str) or len(name) > 200:
+                raise WireError("a malformed parameter reference")
+            return self.resolve_param(arg, name)
+        raise WireError("a value of an unknown kind")
 
 
 def _list(v):
     if not isinstance(v, list):
-        raise WireError("expected a list")
+        raise WireError("a malformed value (a list was expected)")
     return v
+
+
+def _small_int(v):
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**53:
+        raise WireError("a malformed handle")
+    return v
+
+
+def _type_name(v):
+    """A student's class name, as something safe to print: identifier characters only."""
+    name = v if isinstance(v, str) else ""
+    return name[:80] if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]{0,79}", name[:80]) else "object"
 
 
 def _checked_dtype(s):
     np = _np()
     if not isinstance(s, str) or len(s) > 8:
-        raise WireError("bad dtype")
-    dt = np.dtype(s)
+        raise WireError("an array of an unknown data type")
+    try:
+        dt = np.dtype(s)
+    except TypeError:
+        raise WireError("an array of an unknown data type") from None
     if dt.kind not in NUMERIC_KINDS or dt.fields or dt.hasobject:
-        raise WireError("only numeric arrays can be sent")
+        raise WireError("an array that is not numeric (only numeric arrays can be sent)")
     return dt
 
 
-def _decode_nd(x):
+def _decode_nd(x, budget=None):
     np = _np()
     if not isinstance(x, dict) or x.get("~") != "nd":
-        raise WireError("expected an array")
+        raise WireError("a malformed value (an array was expected)")
     dt = _checked_dtype(x.get("dtype"))
-    shape = tuple(int(s) for s in _list(x.get("shape")))
-    if any(s < 0 for s in shape) or len(shape) > 32:
-        raise WireError("bad array shape")
-    try:
-        raw = base64.b64decode(x.get("b64", ""), validate=True)
-    except (ValueError, TypeError):
-        raise WireError("array data that is not base64") from None
+    shape = _list(x.get("shape"))
+    if len(shape) > 32 or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**40 for s in shape):
+        raise WireError("an array with a malformed shape")
     n = 1
     for s in shape:
         n *= s
-    if len(raw) != n * dt.itemsize:
-        raise WireError("array data does not match its shape")
-    return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
+    nbytes = n * dt.itemsize
+    if budget is not None:  # the size its shape claims, checked before its data is decoded
+        budget.charge(data_bytes=nbytes)
+    b64 = x.get("b64", "")
+    if not isinstance(b64, str) or len(b64) != 4 * ((nbytes + 2) // 3):
+        raise WireError("an array whose data does not match its shape")
+    try:
+        raw = base64.b64decode(b64, validate=True)
+    except (ValueError, TypeError):
+        raise WireError("an array whose data is not base64") from None
+    if len(raw) != nbytes:
+        raise WireError("an array whose data does not match its shape")
+    return np.frombuffer(raw, dtype=dt).reshape(tuple(shape)).copy()
 
 
 def _jsonable_state(state):
@@ -272,12 +394,23 @@ def _jsonable_state(state):
     return state
 
 
-def _state_from_json(state):
+def _state_from_json(state, budget=None, depth=0):
     np = _np()
+    if depth > 4:
+        raise WireError("a malformed random generator")
     if isinstance(state, dict):
+        if budget is not None:
+            budget.charge(items=len(state))
         if "~arr" in state:
-            return np.array(state["~arr"], dtype=_checked_dtype(state.get("dtype")))
-        return {k: _state_from_json(v) for k, v in state.items()}
+            values = _list(state["~arr"])
+            if budget is not None:
+                budget.charge(items=len(values), data_bytes=8 * len(values))
+            if not all(type(v) is int for v in values):
+                raise WireError("a malformed random generator")
+            return np.array(values, dtype=_checked_dtype(state.get("dtype")))
+        return {k: _state_from_json(v, budget, depth + 1) for k, v in state.items()}
+    if not (state is None or isinstance(state, (bool, int, float, str))):
+        raise WireError("a malformed random generator")
     return state
 
 
@@ -295,43 +428,134 @@ def describe_module(m, codec, depth):
             args[a[:-1]] = getattr(m, a[:-1]) is not None
         else:
             args[a] = codec.encode(getattr(m, a), depth + 1)
+    layers, tied = codec._shared
+    saved = dict(layers), dict(tied)
+    layers[id(m)] = len(layers)
     children = []
-    for name, child in m.named_children():
-        enc = codec.encode(child, depth + 1)
-        children.append([name, enc])
-    params = {n: codec.encode(p, depth + 1, allow_pref=False) for n, p in m.named_parameters(recurse=False)}
-    buffers = {n: codec.encode(b, depth + 1) for n, b in m.named_buffers(recurse=False) if b is not None}
+    for name, child in m._modules.items():   # not named_children(): it skips a layer's second use
+        if child is None:
+            continue
+        if id(child) in layers:
+            children.append([name, {"~": "mref", "n": layers[id(child)]}])
+        else:
+            enc = codec.encode(child, depth + 1)
+            if not (isinstance(enc, dict) and enc.get("~") == "module"):
+                layers.clear(), tied.clear()   # a layer that is not a standard one: the whole model
+                layers.update(saved[0]), tied.update(saved[1])   # stays where it is, as one handle
+                return None
+            children.append([name, enc])
+    params = {}
+    for n, p in m._parameters.items():
+        if p is None:
+            continue
+        if id(p) in tied:
+            params[n] = {"~": "tref", "n": tied[id(p)]}
+        else:
+            tied[id(p)] = len(tied)
+            params[n] = codec.encode(p, depth + 1, allow_pref=False)
+    buffers = {n: codec.encode(b, depth + 1) for n, b in m._buffers.items() if b is not None}
     return {"~": "module", "kind": kind, "args": args, "children": children, "params": params,
             "buffers": buffers, "training": bool(m.training), "torch": torch.__version__}
 
 
+_GEOMETRY = ("kernel_size", "stride", "padding", "output_size")
+
+
+def _layer_arg(name, v):
+    """A layer's constructor argument as sent: a number, a flag, a short word or a tuple of ints."""
+    if isinstance(v, list):
+        v = tuple(v)
+    if isinstance(v, tuple):
+        if len(v) > 3 or not all(type(e) is int for e in v):
+            raise WireError("a model layer with a malformed setting")
+        values = v
+    elif v is None or isinstance(v, bool):
+        return v
+    elif type(v) is int:
+        values = (v,)
+    elif type(v) is float:
+        if not math.isfinite(v):
+            raise WireError("a model layer with a malformed setting")
+        return v
+    elif isinstance(v, str) and len(v) <= 16:
+        return v
+    else:
+        raise WireError("a model layer with a malformed setting")
+    limit = MAX_LAYER_GEOMETRY if name in _GEOMETRY else 2**31
+    if not all(-limit <= e <= limit for e in values):
+        raise WireError(f"a model layer whose {name} is over the grader's limit of {limit:,}")
+    return v
+
+
 def build_module(x, codec, depth):
+    """Rebuild a model from its description. The layers are made on PyTorch's ``meta`` device
+    (shapes without memory), their parameter sizes charged to the codec's budget, and only
+    then are their parameters and buffers filled from the data sent; a layer whose parameters
+    were not all sent, or whose data does not fit its shape, is refused."""
     import torch
     from torch import nn
 
     kind = x.get("kind")
-    if kind not in MODULE_LAYERS:
-        raise WireError("a model layer of an unknown kind")
-    args = {k: codec.decode(v, depth + 1) for k, v in (x.get("args") or {}).items() if k in {a.rstrip("?") for a in MODULE_LAYERS[kind]}}
-    for k, v in args.items():
-        if isinstance(v, list):
-            args[k] = tuple(v)
-    if kind == "Sequential":
-        m = nn.Sequential()
-    else:
-        m = getattr(nn, kind)(**args)
-    for name, child in _list(x.get("children", [])):
-        m.add_module(str(name), codec.decode(child, depth + 1))
+    if not isinstance(kind, str) or kind not in MODULE_LAYERS:
+        raise WireError("a model layer of a kind the grader does not rebuild")
+    budget = codec.budget
+    allowed = {a.rstrip("?") for a in MODULE_LAYERS[kind]}
+    raw_args = x.get("args") or {}
+    if not isinstance(raw_args, dict):
+        raise WireError("a malformed model layer")
+    args = {k: _layer_arg(k, codec._decode(v, depth + 1)) for k, v in raw_args.items() if k in allowed}
+    try:
+        with torch.device("meta"):
+            m = nn.Sequential() if kind == "Sequential" else getattr(nn, kind)(**args)
+    except WireError:
+        raise
+    except Exception:  # noqa: BLE001 - settings the layer's constructor refuses
+        raise WireError(f"a {kind} layer with settings it does not accept") from None
+    own = {n: p for n, p in m._parameters.items() if p is not None}
+    own_buffers = {n: b for n, b in m._buffers.items() if b is not None}
+    built = getattr(codec, "_built", None)
+    if built is None:
+        built = codec._built = ([], [])
+    built[0].append(m)
+    if budget is not None:
+        budget.charge(items=1 + len(own) + len(own_buffers),
+                      data_bytes=sum(t.numel() * t.element_size() for t in [*own.values(), *own_buffers.values()]))
+    children = _list(x.get("children", []))
+    if budget is not None:
+        budget.charge(items=len(children))
+    for entry in children:
+        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], str) or len(entry[0]) > 200:
+            raise WireError("a malformed model layer")
+        name, child = entry
+        if not isinstance(child, dict) or child.get("~") not in ("module", "mref"):
+            raise WireError("a model whose layers are not all standard torch.nn layers")
+        child = codec._decode(child, depth + 1)
+        try:
+            m.add_module(name, child)
+        except (KeyError, TypeError, ValueError):
+            raise WireError("a model layer with a malformed name") from None
+    params, buffers = x.get("params") or {}, x.get("buffers") or {}
+    if not isinstance(params, dict) or not isinstance(buffers, dict) or set(params) != set(own) or not set(own_buffers) <= set(buffers):
+        raise WireError(f"a {kind} layer whose parameters were not all sent")
     with torch.no_grad():
-        for name, enc in (x.get("params") or {}).items():
-            value = codec.decode(enc, depth + 1)
-            if not isinstance(value, torch.Tensor) or name not in dict(m.named_parameters(recurse=False)):
-                raise WireError("a model parameter that does not fit its layer")
+        for name in own:
+            enc = params[name]
+            if isinstance(enc, dict) and enc.get("~") == "tref":   # a parameter this model already holds
+                n = enc.get("n")
+                if type(n) is not int or not 0 <= n < len(built[1]) or built[1][n].shape != own[name].shape:
+                    raise WireError(f"a {kind} layer whose parameter {name!r} does not fit its shape")
+                setattr(m, name, built[1][n])
+                continue
+            value = codec._decode(enc, depth + 1)
+            if not isinstance(value, torch.Tensor) or value.shape != own[name].shape or not (value.is_floating_point() or value.is_complex()):
+                raise WireError(f"a {kind} layer whose parameter {name!r} does not fit its shape")
             # a new Parameter from the value: its dtype (float64 models) and flag, not the default layer's
-            setattr(m, name, nn.Parameter(value.detach().clone(), requires_grad=value.requires_grad))
-        for name, enc in (x.get("buffers") or {}).items():
-            value = codec.decode(enc, depth + 1)
-            if name in dict(m.named_buffers(recurse=False)) and isinstance(value, torch.Tensor):
-                setattr(m, name, value.detach().clone())
+            setattr(m, name, nn.Parameter(value.detach(), requires_grad=value.requires_grad))
+            built[1].append(getattr(m, name))
+        for name in own_buffers:
+            value = codec._decode(buffers[name], depth + 1)
+            if not isinstance(value, torch.Tensor) or value.shape != own_buffers[name].shape:
+                raise WireError(f"a {kind} layer whose buffer {name!r} does not fit its shape")
+            setattr(m, name, value.detach())
     m.training = bool(x.get("training", True))   # each child set its own flag when it was built
     return m

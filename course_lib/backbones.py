@@ -1,5 +1,6 @@
 """A backbone the course pretrains itself, the data of notebook 10's transfer experiments, and
-ImageNet's ResNet-18 when its weights are on disk.
+ImageNet's ResNet-18 when its weights are on disk (with CIFAR-10, or synthetic CIFAR-shaped images
+made in memory when its files are missing: :func:`cifar10_or_synthetic`).
 
 Transfer learning needs a network trained on a *source* task. Offline, on a CPU, the course
 makes its own in a few seconds: :func:`pretrained_backbone` trains a
@@ -8,7 +9,7 @@ CIFAR-shaped images (:data:`SOURCE_CLASSES`: stripes in four directions and a ch
 and caches its weights under ``<data_dir>/cache/backbones/`` (gitignored), so later calls
 just load them. The *target* task (:func:`target_task`) is the other five classes
 (:data:`TARGET_CLASSES`: rings, a blob, a square frame, a ramp, spokes) with only a few
-labelled images per class: new classes, same kind of images, little data - the situation
+labeled images per class: new classes, same kind of images, little data - the situation
 where reusing a trained backbone pays.
 
 Everything here uses torch directly; nothing imports the graded functions of notebook 10.
@@ -27,16 +28,29 @@ import time
 import numpy as np
 
 from course_lib import runtime
-from course_lib.datasets import CIFAR10_MEAN, CIFAR10_STD, synthetic_cifar10_images
+from course_lib.datasets import (CIFAR10_FOLDER, CIFAR10_MEAN, CIFAR10_STD, cifar10_tensors, load_cifar10,
+                                 synthetic_cifar10_images)
 
 #: Classes of the synthetic set used for pretraining (labels 0..4 of the source task).
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
-#: Classes of the target task, relabelled 0..4 (``label = class - 5``).
+#: Classes of the target task, relabeled 0..4 (``label = class - 5``).
 TARGET_CLASSES = (5, 6, 7, 8, 9)
 #: Bumped whenever the pretraining recipe changes, so that an old cache file is not used.
-BACKBONE_VERSION = 1
+BACKBONE_VERSION = 2
+#: Channels of the first block of the course's backbone (``SmallCNN``'s ``width``): small enough
+#: that notebook 10 pretrains it and runs its three transfer methods in seconds on one CPU core.
+WIDTH = 8
+#: Labeled source images of each class used for pretraining (and held out to measure it).
+SOURCE_TRAIN_PER_CLASS, SOURCE_VAL_PER_CLASS = 200, 100
 #: Seeds of the generated images: the source and the target tasks never share an image.
 SOURCE_SEED, TARGET_SEED = 1010, 2020
+#: Seed of the synthetic CIFAR-shaped images :func:`cifar10_or_synthetic` makes when CIFAR-10 is missing.
+STANDIN_SEED = 3030
+#: At most this many synthetic training and test images (as many as the course's stand-in files hold).
+STANDIN_TRAIN, STANDIN_TEST = 10_000, 2_000
+#: The file torch keeps ``resnet18(weights=ResNet18_Weights.DEFAULT)`` in (the basename of its URL), named
+#: here so that looking for it does not import torchvision (seconds on a loaded CPU).
+RESNET18_WEIGHTS_FILE = "resnet18-f37072fd.pth"
 #: ImageNet's per-channel mean and std, the normalization torchvision's ImageNet weights expect.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -71,7 +85,7 @@ def _to_tensors(images, labels, device):
     return x.to(device), y.to(device)
 
 
-def source_task(n_train_per_class=500, n_val_per_class=100, device=None):
+def source_task(n_train_per_class=SOURCE_TRAIN_PER_CLASS, n_val_per_class=SOURCE_VAL_PER_CLASS, device=None):
     """The pretraining task: :data:`SOURCE_CLASSES` with labels 0..4, plenty of labels.
 
     Returns:
@@ -87,19 +101,19 @@ def source_task(n_train_per_class=500, n_val_per_class=100, device=None):
 
 
 def target_task(labels_per_class=10, n_test_per_class=200, device=None, seed=0):
-    """The new task: :data:`TARGET_CLASSES` relabelled 0..4, with few labelled images.
+    """The new task: :data:`TARGET_CLASSES` relabeled 0..4, with few labeled images.
 
     Args:
-        labels_per_class: labelled training images of each class (5 classes).
+        labels_per_class: labeled training images of each class (5 classes).
         n_test_per_class: held-out images of each class to measure accuracy on.
-        seed: which labelled images are drawn (the test images are always the same).
+        seed: which labeled images are drawn (the test images are always the same).
 
     Returns:
         ``((x_few, y_few), (x_test, y_test))`` as in :func:`source_task`.
     """
     _check_positive_int("labels_per_class", labels_per_class)
     _check_positive_int("n_test_per_class", n_test_per_class)
-    pool = max(200, labels_per_class)  # the labelled images are drawn from a fixed pool of 200 per class
+    pool = max(200, labels_per_class)  # the labeled images are drawn from a fixed pool of 200 per class
     images, labels = _images(pool + n_test_per_class, TARGET_CLASSES, TARGET_SEED)
     x, y = _to_tensors(images, labels, device)
     pool_idx, test_idx = _split_per_class(labels, pool)
@@ -180,7 +194,7 @@ def accuracy(model, data, batch_size=500, transform=None):
     return correct / len(x)
 
 
-def cache_path(width=16):
+def cache_path(width=WIDTH):
     """Where :func:`pretrained_backbone` keeps its weights: ``<data_dir>/cache/backbones/...``."""
     return os.path.join(runtime.data_dir(), "cache", "backbones", f"smallcnn-synthetic-source-w{width}-v{BACKBONE_VERSION}.pt")
 
@@ -193,8 +207,8 @@ def _pretrain(width, seed):
     train, val = source_task()
     torch.manual_seed(seed)
     model = SmallCNN(num_classes=len(SOURCE_CLASSES), width=width)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    fit(model, optimizer, train, steps=160, batch_size=64, seed=seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    fit(model, optimizer, train, steps=120, batch_size=48, seed=seed)
     return model, accuracy(model, val)
 
 
@@ -214,15 +228,16 @@ def _save(path, payload):
             os.remove(tmp)
 
 
-def pretrained_backbone(width=16, cache=True, verbose=True, seed=0):
+def pretrained_backbone(width=WIDTH, cache=True, verbose=True, seed=0):
     """The course's pretrained network: a ``SmallCNN`` trained on the source task.
 
-    ``SmallCNN(num_classes=5, width=width)`` (BatchNorm after every convolution) trained
-    for 160 steps of SGD with momentum (batch 64, lr 0.05) on 2 500 images of
-    :data:`SOURCE_CLASSES`; it reaches about 90% accuracy on held-out source images. Its
-    ``.features`` is the backbone, its ``.fc`` the source task's 5-class head.
+    ``SmallCNN(num_classes=5, width=width)`` (BatchNorm after every convolution; with the
+    default ``width=8``, 6 253 parameters) trained for 120 steps of SGD with momentum (batch 48,
+    lr 0.1) on 1 000 images of :data:`SOURCE_CLASSES`; it reaches about 90% accuracy on
+    held-out source images (92% with the default seed). Its ``.features`` is the backbone,
+    its ``.fc`` the source task's 5-class head.
 
-    The first call trains it (a few seconds on a CPU) and saves the weights to
+    The first call trains it (about two seconds on one CPU core) and saves the weights to
     :func:`cache_path`; later calls load that file (when it cannot be written, the model is
     just not cached). Each call returns a new model object, in eval mode, on the CPU.
 
@@ -272,9 +287,43 @@ def pretrained_backbone(width=16, cache=True, verbose=True, seed=0):
 def imagenet_weights_file():
     """Path where torch keeps ResNet-18's ImageNet weights once downloaded (it may not exist)."""
     import torch
-    from torchvision.models import ResNet18_Weights
 
-    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(ResNet18_Weights.DEFAULT.url))
+    return os.path.join(torch.hub.get_dir(), "checkpoints", RESNET18_WEIGHTS_FILE)
+
+
+def cifar10_or_synthetic(n_train, n_test, device=None):
+    """``n_train`` training and ``n_test`` test images of CIFAR-10, or of synthetic CIFAR-shaped images.
+
+    With the CIFAR-10 files in the course's data folder this is
+    :func:`course_lib.datasets.cifar10_tensors` (``subset=n_train``, ``subset=n_test``). Without
+    them, one sentence says so and the images are made in memory by
+    :func:`course_lib.datasets.synthetic_cifar10_images` (at most :data:`STANDIN_TRAIN` and
+    :data:`STANDIN_TEST`; seed :data:`STANDIN_SEED`), normalized the same way: nothing is written
+    to disk, and torchvision is not imported. A damaged CIFAR-10 folder raises, as there.
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test), name)``: tensors as in :func:`source_task` (ten
+        classes, labels 0..9) on ``device`` (default: :func:`course_lib.runtime.device`), and
+        ``"CIFAR-10"`` or ``"synthetic CIFAR-shaped data"`` (also for the course's synthetic files in
+        CIFAR-10's folder) for titles and messages.
+    """
+    _check_positive_int("n_train", n_train)
+    _check_positive_int("n_test", n_test)
+    device = runtime.device() if device is None else device
+    try:
+        train = cifar10_tensors(train=True, subset=n_train, device=device, fallback=False)
+        test = cifar10_tensors(train=False, subset=n_test, device=device, fallback=False)
+        synthetic = load_cifar10(train=False, subset=1, fallback=False).source == "synthetic"
+        return train, test, "synthetic CIFAR-shaped data" if synthetic else "CIFAR-10"
+    except FileNotFoundError:
+        pass
+    n_train, n_test = min(n_train, STANDIN_TRAIN), min(n_test, STANDIN_TEST)
+    root = runtime.data_dir()
+    print(f"CIFAR-10 is not under {os.path.join(root, CIFAR10_FOLDER)}, so this cell uses {n_train} + {n_test} synthetic "
+          f"CIFAR-shaped images; with a network, torchvision.datasets.CIFAR10({root!r}, download=True) fetches the real set.")
+    images, labels = synthetic_cifar10_images(n_train + n_test, seed=STANDIN_SEED)
+    x, y = _to_tensors(images, labels, device)
+    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:]), "synthetic CIFAR-shaped data"
 
 
 def imagenet_weights_cached():

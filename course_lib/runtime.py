@@ -7,6 +7,7 @@ themselves, so grading or validating a notebook stays fast.
 """
 
 import os
+from pathlib import Path
 
 GRADING_ENV = "COURSE_GRADING"
 
@@ -46,15 +47,44 @@ def demo_size(full, small, grading=None):
     return full if on_gpu else small
 
 
-def data_dir():
-    """Where data sets live: ``$COURSE_DATA``, else ``$COURSE_ROOT/data`` (``./course`` sets
-    ``COURSE_ROOT`` for JupyterLab and its kernels), else ``./data``.
+#: The file ``course release`` leaves in every assignment folder it writes
+#: (``autograder.release.MARKER``); a ``course_lib`` beside it belongs to a released folder.
+RELEASE_MARKER = ".course-release"
 
-    So ``CIFAR-10`` is looked for in the course's one ``data/`` folder whichever notebook
-    folder a kernel runs in.
+
+def _is_checkout(folder):
+    """True for the course's own checkout: ``pyproject.toml``, ``course_lib/`` and ``notebooks/``."""
+    return (folder / "pyproject.toml").is_file() and (folder / "course_lib").is_dir() and (folder / "notebooks").is_dir()
+
+
+def data_dir():
+    """Where data sets live: the course's one data folder, whatever the working directory.
+
+    In order:
+
+    1. ``$COURSE_DATA`` when it is set (the grader's sandbox sets it);
+    2. ``$COURSE_ROOT/data`` when ``COURSE_ROOT`` is set (``./course`` sets it for JupyterLab
+       and its kernels);
+    3. the folder that holds this ``course_lib``, if ``course release`` wrote it (it holds the
+       marker file ``.course-release``): a released assignment folder keeps its data in its
+       own ``data/``, beside its notebook and ``course_lib/``;
+    4. the ``data/`` of the course checkout this ``course_lib`` lives in, looked for in the
+       folders above it (so also for a copy such as ``workspace/<assignment>/course_lib/``,
+       or ``course_lib`` installed into ``.venv/``);
+    5. ``./data`` when none of these applies.
+
+    So the CIFAR-10 files, the synthetic stand-in and notebook 10's cached backbone are
+    found in (and written to) one folder, not in a new ``data/`` beside every notebook that
+    a kernel happens to run in.
     """
     if os.environ.get("COURSE_DATA"):
         return os.environ["COURSE_DATA"]
     if os.environ.get("COURSE_ROOT"):
         return os.path.join(os.environ["COURSE_ROOT"], "data")
+    home = Path(__file__).resolve().parent.parent  # the folder that holds course_lib/
+    if (home / RELEASE_MARKER).is_file():
+        return str(home / "data")
+    for folder in (home, *home.parents):
+        if _is_checkout(folder):
+            return str(folder / "data")
     return "data"

@@ -22,15 +22,24 @@ given values without any widget (tests and graded runs call it). While a noteboo
 being graded (:func:`course_lib.runtime.is_grading`), the explorers are built but never
 redraw (neither when built nor when a control changes); ``draw`` still works.
 
-How the redraw works: each change of a control renders the figure to PNG and replaces
-the contents of an ``ipywidgets.Output`` (``clear_output(wait=True)``, so the old image
-stays until the new one is ready: no flicker). The figure is a plain
-``matplotlib.figure.Figure`` that pyplot never sees, so nothing accumulates while a
-slider is dragged and the same code works with the inline backend, ``ipympl`` or a
-headless run. Sliders made from tuples redraw when released (``continuous_update=False``);
-pass your own widget for continuous redraws.
+How the redraw works: each change of a control renders the figure to PNG and puts it into
+the ``outputs`` of an ``ipywidgets.Output`` in one assignment, so the old image stays
+until the new one is ready (no flicker). The figure is a plain ``matplotlib.figure.Figure``
+that pyplot never sees, so nothing accumulates while a slider is dragged and the same code
+works with the inline backend, ``ipympl`` or a headless run. Sliders made from tuples redraw
+when released (``continuous_update=False``); pass your own widget for continuous redraws.
+
+Why ``outputs`` is set rather than displayed into (``with output: display(...)``): output
+captured that way is routed by the *frontend* into the widget, and the frontend then sends
+the widget's new ``outputs`` back to the kernel on the shell channel while the cell is still
+running. nbclient (behind ``jupyter nbconvert --execute``) sends that message through a
+synchronous shadow of the socket on which it is awaiting the cell's ``execute_reply``
+(``jupyter_client.session.Session.send``); that send can swallow the edge-triggered
+wake-up of the reply, which then waits unseen until the cell timeout expires
+(nbclient#312). Setting ``outputs`` in the kernel makes no frontend send anything back.
 """
 
+import base64
 import inspect
 import io
 import math
@@ -38,7 +47,6 @@ import numbers
 
 import numpy as np
 import ipywidgets as widgets
-from IPython.display import Image, clear_output, display
 from matplotlib.figure import Figure
 
 from course_lib import _backend, runtime
@@ -141,6 +149,41 @@ class ExplorerFigure(Figure):
         return buffer.getvalue()
 
 
+def _error_output(error):
+    """``error`` as an nbformat ``error`` output, with the lines IPython would show for it.
+
+    Returns ``None`` outside IPython. The lines are those a failing cell would show: the
+    shell's custom handler for the exceptions it has one for (so
+    :mod:`course_lib.notebook_errors`'s one line for an exercise not written yet), else
+    IPython's traceback. They are caught at IPython's ``_showtraceback`` hook (or taken from
+    the handler's return value) instead of being published to the cell.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None:
+        return None
+    shown, own = [], vars(shell).get("_showtraceback")
+    shell._showtraceback = lambda etype, evalue, stb: shown.append(stb)
+    etype, tb = type(error), error.__traceback__
+    try:
+        if shell.custom_exceptions and issubclass(etype, shell.custom_exceptions):
+            lines = shell.CustomTB(etype, error, tb)
+            if not shown and lines:
+                shown.append(lines)
+        else:
+            shell.showtraceback((etype, error, tb), tb_offset=0)
+    finally:
+        if own is None:
+            del shell._showtraceback  # the class's own method again
+        else:
+            shell._showtraceback = own
+    lines = shown[-1] if shown else [f"{type(error).__name__}: {error}"]
+    return {"output_type": "error", "ename": type(error).__name__, "evalue": str(error), "traceback": list(lines)}
+
+
 class Explorer(widgets.VBox):
     """Controls above an output area that shows ``draw_fn``'s figure for their current values.
 
@@ -193,14 +236,28 @@ class Explorer(widgets.VBox):
         return fig
 
     def update(self):
-        """Redraw the figure in the output area for the current values."""
-        # Inside a kernel the Output widget catches an exception (say, from the user's run)
-        # and shows its traceback in place of the figure; outside one it propagates.
-        with self.output:
-            clear_output(wait=True)
+        """Redraw the figure in the output area for the current values.
+
+        The PNG replaces ``self.output.outputs`` in one assignment (see the module docstring
+        for why nothing is displayed *into* the Output widget). Inside IPython an exception
+        (say, from the user's ``run``) shows as its traceback in place of the figure, as
+        IPython would show it in a cell; outside IPython it propagates.
+        """
+        try:
+            fig = self.draw()
             buffer = io.BytesIO()
-            self.draw().savefig(buffer, format="png", dpi=self.dpi)
-            display(Image(data=buffer.getvalue(), format="png"))
+            fig.savefig(buffer, format="png", dpi=self.dpi)
+        except Exception as error:
+            shown = _error_output(error)
+            if shown is None:
+                raise
+            self.output.outputs = (shown,)
+            return
+        self.output.outputs = ({
+            "output_type": "display_data",
+            "data": {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"), "text/plain": repr(fig)},
+            "metadata": {},
+        },)
 
     def _on_change(self, change):
         if runtime.is_grading():
@@ -311,7 +368,7 @@ def optimizer_explorer(landscape, run, sliders, n_steps=50, start=None, start_sl
     """
     if label is None:
         name = getattr(run, "__name__", "")
-        label = name if name.isidentifier() else "path"
+        label = name if name.isidentifier() and not name.startswith("_") else "path"  # matplotlib hides "_..." labels
     return _paths_explorer(landscape, {label: run}, sliders, n_steps, start, start_sliders, colors, figsize,
                            dpi, path_kwargs)
 

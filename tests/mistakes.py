@@ -15,6 +15,11 @@ import nbformat  # noqa: E402
 from course_lib.checks import CheckFailed  # noqa: E402
 
 
+#: The seed of the hidden tests' inputs on both sides of the harness (the grader derives one per
+#: submission; here both sides must simply agree).
+HIDDEN_SEED = 0
+
+
 def _cells(nb_path):
     return nbformat.read(str(nb_path), as_version=4).cells
 
@@ -67,10 +72,12 @@ def grade_in_process(nb_path, override_source=""):
     Test cells may use only the setup cell's names and the exercises' functions.
     """
     from autograder.student_process import seed_global_rngs
+    from course_lib.checks import set_hidden_seed
 
     cells = _cells(nb_path)
     ns = {"__name__": "__notebook__"}
     seed_global_rngs()  # as the grader's student process does when it starts
+    set_hidden_seed(HIDDEN_SEED)  # the same hidden inputs as remote_scores gives its test cells
     exec(compile(setup_source(nb_path).replace("%matplotlib inline", ""), "setup", "exec"), ns)
     for c in cells:
         if _nbgrader(c).get("solution"):
@@ -228,7 +235,7 @@ def remote_scores(nb_path, variants):
             score, results = 0.0, {}
             with contextlib.redirect_stdout(io.StringIO()):
                 for gid, code, points in tests:
-                    _, error = run_test(code, base, proxies, gid)
+                    _, error = run_test(code, base, proxies, gid, seed=HIDDEN_SEED)
                     results[gid] = error
                     score += 0 if error else points
             scores.append((score, results))

@@ -19,7 +19,7 @@ def test_tasks_have_the_promised_shapes_classes_and_no_shared_images():
     (xf, yf), (xt, yt) = backbones.target_task(labels_per_class=3, n_test_per_class=10)
     assert xf.shape == (15, 3, 32, 32) and torch.bincount(yf).tolist() == [3] * 5
     assert xt.shape == (50, 3, 32, 32) and torch.bincount(yt).tolist() == [10] * 5
-    # the labelled images are not test images, and a different seed draws other labelled images
+    # the labeled images are not test images, and a different seed draws other labeled images
     assert not any(torch.equal(a, b) for a in xf for b in xt)
     (xf2, _), _ = backbones.target_task(labels_per_class=3, n_test_per_class=10, seed=1)
     assert not torch.equal(xf, xf2)
@@ -90,3 +90,42 @@ def test_imagenet_resnet18_loads_from_torch_cache_without_a_download(tmp_path, m
     z = backbones.imagenet_input()(torch.zeros(1, 3, 2, 2))
     want = [(c - i) / s for c, i, s in zip((0.4914, 0.4822, 0.4465), backbones.IMAGENET_MEAN, backbones.IMAGENET_STD)]
     assert torch.allclose(z[0, :, 0, 0], torch.tensor(want), atol=1e-6)
+
+
+def test_the_resnet18_file_name_is_torchvisions_own():
+    # named in course_lib so that looking for the weights does not import torchvision
+    from torchvision.models import ResNet18_Weights
+
+    assert backbones.RESNET18_WEIGHTS_FILE == os.path.basename(ResNet18_Weights.DEFAULT.url)
+
+
+def test_cifar10_or_synthetic_makes_images_in_memory_without_the_files(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    (x, y), (xt, yt), name = backbones.cifar10_or_synthetic(40, 20, device="cpu")
+    assert name == "synthetic CIFAR-shaped data" and "synthetic CIFAR-shaped images" in capsys.readouterr().out
+    assert x.shape == (40, 3, 32, 32) and xt.shape == (20, 3, 32, 32) and x.dtype == torch.float32
+    assert set(y.tolist()) <= set(range(10)) and len(set(y.tolist())) == 10
+    assert not any(tmp_path.iterdir())  # nothing written
+    assert not any(torch.equal(a, b) for a in x for b in xt)
+    monkeypatch.setattr(backbones, "STANDIN_TRAIN", 30)   # a GPU run asks for more than the stand-in holds
+    monkeypatch.setattr(backbones, "STANDIN_TEST", 10)
+    (x, _), (xt, _), _ = backbones.cifar10_or_synthetic(50_000, 10_000, device="cpu")
+    assert len(x) == 30 and len(xt) == 10
+
+
+def test_cifar10_or_synthetic_reads_the_cifar10_folder_when_its_files_are_there(tmp_path, monkeypatch, capsys):
+    import pickle
+
+    from course_lib import datasets
+
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    datasets.write_cifar10_files(str(tmp_path), images_per_batch=20, test_images=30)
+    (x, y), (xt, yt), name = backbones.cifar10_or_synthetic(50, 10, device="cpu")
+    assert x.shape == (50, 3, 32, 32) and xt.shape == (10, 3, 32, 32)
+    assert name == "synthetic CIFAR-shaped data"  # the course's own files say what they are
+    meta = tmp_path / datasets.CIFAR10_FOLDER / "batches.meta"   # without the course's mark: CIFAR-10 for all we know
+    info = pickle.loads(meta.read_bytes())
+    del info["course_synthetic"]
+    meta.write_bytes(pickle.dumps(info, protocol=2))
+    assert backbones.cifar10_or_synthetic(50, 10, device="cpu")[2] == "CIFAR-10"
+    capsys.readouterr()

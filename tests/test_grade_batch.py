@@ -161,3 +161,27 @@ def test_course_demo_grades_a_simulated_class(tmp_path):
     again = run_course("demo", "--out", mine)
     assert again.returncode == 2 and "was not made by `course demo`" in again.stderr
     assert (mine / "thesis.txt").read_text() == "important"
+
+
+def test_ids_that_look_alike_keep_their_own_grades_across_a_rerun(tmp_path):
+    """`zoe a` and `zoe_a` used to share one record file: the re-run crashed and dropped one."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    right = SOURCE.read_text()
+    uphill = right.replace("return w - lr * grad", "return w + lr * grad")
+    assert uphill != right
+    students = {"zoe a": (right, 10), "zoe_a": (uphill, 9), "zoe%20a": ("{", 0), "zoé": (right, 10), "Zoe_A": (uphill, 9)}
+    for student, (text, _) in students.items():
+        _put(subs, student, f"{A}.ipynb", text)
+    first = run_course("grade", subs, "--out", out, "--workers", "2")
+    assert first.returncode == 0, first.stdout + first.stderr
+    expected = {s: (float(score), 10.0) for s, (_, score) in students.items()}
+    assert _grades(out) == expected
+    assert len(list((out / ".course-grading").rglob("*.json"))) == len(students)
+    folders = sorted(p.name for p in (out / "feedback").iterdir())
+    assert len(folders) == len(students) and "zoe_a" in folders
+    assert all("\n" not in f and " " not in f and "/" not in f for f in folders)
+    again = run_course("grade", subs, "--out", out, "--workers", "2")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"{len(students)} kept from an earlier run" in again.stdout
+    assert _grades(out) == expected
+    assert "Traceback" not in first.stderr + again.stderr

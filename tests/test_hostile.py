@@ -185,6 +185,13 @@ for host in ("1.1.1.1", "8.8.8.8", "127.0.0.1"):
     except OSError:
         pass
 """,
+    "html_output": """
+from IPython.display import HTML, Javascript, SVG, display
+display(HTML("<script>document.title='pwned'</script><img src=x onerror=\\"document.title='pwned'\\">"))
+display(Javascript("document.title='pwned'"))
+display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'))
+print("<script>document.title='pwned'</script>")
+""",
     "grader_channel": """
 import os
 for fd in range(3, 40):
@@ -336,3 +343,49 @@ def test_grading_again_gives_the_same_grades_and_keeps_the_work(batch, tmp_path)
     assert f"{len(rows)} kept from an earlier run" in again.stdout
     with open(out / "grades.csv", newline="") as fh:
         assert {r["student_id"]: r for r in csv.DictReader(fh)} == rows
+
+
+def test_no_feedback_page_runs_a_script(batch):
+    from bleach._vendor import html5lib   # the HTML5 parsing algorithm browsers use
+
+    _, out, _, _, _, _ = batch
+    pages = sorted((out / "feedback").rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "default-src 'none'" in text, f"{page}: no Content-Security-Policy"
+        for e in html5lib.parse(text, treebuilder="etree", namespaceHTMLElements=False).iter():
+            assert e.tag not in ("script", "iframe", "svg", "object", "embed"), f"{page}: a <{e.tag}> element"
+            assert not any(k.lower().startswith("on") for k in e.attrib), f"{page}: {e.attrib}"
+
+
+# -- replies forged in the student process to break the grader's side (autograder/wire.py) --------
+# Each rewrites every reply the student process sends: a few hundred bytes describing 3 GiB of
+# nn.Linear weights, and a 21 MB frame of empty lists. The grader used to allocate the first (its worker was killed, the pool broke and every
+# student got 0/0) and to blow the second up to 1.8 GB; now each fails its tests with one sentence.
+_FORGE_REPLIES = """
+import sys
+_wire = sys.modules["wire"]
+_real_send = _wire.send
+def _forged(fd, msg):   # every answer to a call, even the stubs' NotImplementedError, becomes the forged value
+    if isinstance(msg, dict) and msg.get("op") in ("value", "raised"):
+        msg = {"op": "value", "value": FORGED_VALUE, "sync": []}
+    _real_send(fd, msg)
+_wire.send = _forged
+"""
+ATTACKS["forged_reply_huge_model"] = (
+    "_layer = {'~': 'module', 'kind': 'Linear', 'args': {'in_features': 16384, 'out_features': 16384, 'bias': True},"
+    " 'children': [], 'params': {}, 'buffers': {}, 'training': True}\n"
+    "FORGED_VALUE = {'~': 'module', 'kind': 'Sequential', 'args': {}, 'params': {}, 'buffers': {}, 'training': True,"
+    " 'children': [[str(i), _layer] for i in range(3)]}\n" + _FORGE_REPLIES)
+ATTACKS["forged_reply_21_mb_of_lists"] = "FORGED_VALUE = [[]] * 7_000_000\n" + _FORGE_REPLIES
+
+
+def test_forged_replies_cost_only_their_own_tests_with_one_sentence(batch):
+    _, out, rows, _, _, _ = batch
+    for student, phrase in (("hostile_forged_reply_huge_model", "more than 16 MB of arrays, tensors and text"),
+                            ("hostile_forged_reply_21_mb_of_lists", "more than 8 MB")):
+        assert float(rows[student]["score"]) == 0.0
+        page = html_text(out / "feedback" / student / A / f"{A}.html")
+        assert phrase in page, (student, page[:3000])
+        assert "Traceback" not in page

@@ -1,5 +1,7 @@
 """The sandbox student code runs in while it is graded, and the calls across it."""
 
+import os
+import shutil
 from collections import OrderedDict
 
 import numpy as np
@@ -165,3 +167,69 @@ def test_global_random_state_is_the_same_in_every_student_process(tmp_path):
         finally:
             s.close()
     assert draws[0] == draws[1] and draws[0].strip()
+
+
+# -- the cgroup around a sandbox, on a stand-in cgroup file system ----------------------------------
+
+def _fake_cgroupfs(monkeypatch, mounts, own):
+    from autograder import cgroups
+
+    monkeypatch.setattr(cgroups, "_mounts", lambda: mounts)
+    monkeypatch.setattr(cgroups, "_own_paths", lambda: own)
+    monkeypatch.setattr(cgroups, "_may_move", lambda d: True)   # a real cgroup.procs exists; here, say yes
+    return cgroups
+
+
+def test_a_cgroup_v2_limit_is_made_beside_the_graders_cgroup(tmp_path, monkeypatch):
+    root = tmp_path / "unified"
+    (root / "grader.service").mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpu memory pids\n")
+    (root / "cgroup.subtree_control").write_text("memory pids\n")
+    stale = root / "course-sandbox-4194999-3"        # left by a grader whose pid no longer exists
+    stale.mkdir()
+    cgroups = _fake_cgroupfs(monkeypatch, {"2": (str(root), "/")}, {"2": "/grader.service"})
+    cg = cgroups.tree_cgroup(3 << 30, 129)
+    assert cg is not None and cg.version == "2" and not stale.exists()
+    d = cg.dirs[0]
+    assert d.parent == root and d.name.startswith(f"course-sandbox-{os.getpid()}-")
+    assert (d / "memory.max").read_text() == str(3 << 30) and (d / "pids.max").read_text() == "129"
+    assert (d / "memory.oom.group").read_text() == "1" and (d / "memory.swap.max").read_text() == "0"
+    assert cg.procs_files == [str(d / "cgroup.procs")] and cg.memory_dir == d
+    assert cg.oom_kills() == 0
+    (d / "memory.events").write_text("low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n")
+    assert cg.oom_kills() == 1
+    for f in d.iterdir():
+        f.unlink()
+    cg.remove()
+    assert not d.exists()
+
+
+def test_a_cgroup_v1_limit_is_made_inside_the_graders_own(tmp_path, monkeypatch):
+    mem, pids = tmp_path / "memory", tmp_path / "pids"
+    (mem / "grader").mkdir(parents=True)          # the hierarchy is mounted from its /job
+    pids.mkdir()
+    cgroups = _fake_cgroupfs(monkeypatch, {"memory": (str(mem), "/job"), "pids": (str(pids), "/")},
+                             {"memory": "/job/grader", "pids": "/", "2": "/"})
+    cg = cgroups.tree_cgroup(1 << 30, 65)
+    assert cg is not None and cg.version == "1"
+    assert cg.memory_dir.parent == mem / "grader" and cg.pids_dir.parent == pids
+    assert (cg.memory_dir / "memory.limit_in_bytes").read_text() == str(1 << 30)
+    assert (cg.pids_dir / "pids.max").read_text() == "65"
+    assert sorted(cg.procs_files) == sorted(str(d / "cgroup.procs") for d in (cg.memory_dir, cg.pids_dir))
+    (cg.memory_dir / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
+    assert cg.oom_kills() == 2
+
+
+def test_no_cgroup_where_the_machine_offers_none(tmp_path, monkeypatch):
+    cgroups = _fake_cgroupfs(monkeypatch, {}, {"2": "/"})
+    assert cgroups.tree_cgroup(1 << 30, 65) is None
+    # one the grader could make but not move a process into (no delegation): none, nothing left behind
+    root = tmp_path / "unified"
+    (root / "me").mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("memory pids\n")
+    (root / "cgroup.subtree_control").write_text("memory pids\n")
+    cgroups = _fake_cgroupfs(monkeypatch, {"2": (str(root), "/")}, {"2": "/me"})
+    monkeypatch.setattr(cgroups, "_may_move", lambda d: False)
+    monkeypatch.setattr(cgroups.TreeCgroup, "remove", lambda self, **kw: [shutil.rmtree(d) for d in self.dirs])
+    assert cgroups.tree_cgroup(1 << 30, 65) is None
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["me"]

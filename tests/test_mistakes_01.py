@@ -32,6 +32,22 @@ def numerical_gradient(f, w, h=1e-5):
         g.flat[i] = (fp - fm) / (2 * h)
     return g
 """, "modified its input"),
+    ("test_numerical_gradient", "works on a copy but never puts the perturbed entries back", """
+def numerical_gradient(f, w, h=1e-5):
+    w = np.array(w, dtype=float); g = np.zeros_like(w)
+    for i in range(w.size):
+        w.flat[i] += h; fp = f(w); w.flat[i] -= 2 * h; fm = f(w)
+        g.flat[i] = (fp - fm) / (2 * h)
+    return g
+""", "were not put back"),
+    ("test_numerical_gradient", "leaves each entry at w_i + h", """
+def numerical_gradient(f, w, h=1e-5):
+    w = np.array(w, dtype=float); g = np.zeros_like(w)
+    for i in range(w.size):
+        old = w.flat[i]; w.flat[i] = old - h; fm = f(w); w.flat[i] = old + h; fp = f(w)
+        g.flat[i] = (fp - fm) / (2 * h)
+    return g
+""", "were not put back"),
     ("test_numerical_gradient", "ignores h", """
 def numerical_gradient(f, w, h=1e-5):
     h = 1e-5
@@ -62,12 +78,39 @@ def gradient_descent(grad, w0, lr, n_steps):
     return np.array(path)
 """, "shape"),
     ("test_gradient_descent", "appends the same array object every step", """
+def gd_step(w, grad, lr):
+    return w - lr * grad
 def gradient_descent(grad, w0, lr, n_steps):
     w = np.array(w0, dtype=float); path = [w]
     for _ in range(n_steps):
         w -= lr * grad(w); path.append(w)
     return np.array(path)
-""", "wrong values"),
+""", "appended the same array object"),
+    ("test_gradient_descent", "returns only the last point", """
+def gd_step(w, grad, lr):
+    return w - lr * grad
+def gradient_descent(grad, w0, lr, n_steps):
+    w = np.array(w0, dtype=float)
+    for _ in range(n_steps):
+        w = gd_step(w, grad(w), lr)
+    return w
+""", "shape"),
+    ("test_gradient_descent", "changes the caller's w0", """
+def gradient_descent(grad, w0, lr, n_steps):
+    path = [w0.copy()]
+    for _ in range(n_steps):
+        w0 -= lr * grad(w0); path.append(w0.copy())
+    return np.array(path)
+""", "modified its input `w0`"),
+    ("test_gradient_descent", "a wrong path on top of a wrong gd_step (uphill)", """
+def gd_step(w, grad, lr):
+    return w + lr * grad
+def gradient_descent(grad, w0, lr, n_steps):
+    w, path = np.array(w0, dtype=float), []
+    for _ in range(n_steps):
+        w = gd_step(w, grad(w), lr); path.append(w)
+    return np.array(path)
+""", "is wrong too: fix it first", {"also_fails": {"test_gd_step"}}),
     ("test_gradient_descent", "one step too many", """
 def gd_step(w, grad, lr):
     return w - lr * grad

@@ -40,6 +40,16 @@ def minibatches(X, y, batch_size, rng):
     order = rng.permutation(len(X))
     return [(X[order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(X), batch_size)]
 """, "rng=None keep the original order"),
+    ("test_minibatches", "`if not rng:` takes the seed 0 for no shuffle", """
+def minibatches(X, y, batch_size, rng):
+    if not rng:
+        order = np.arange(len(X))
+    else:
+        if isinstance(rng, (int, np.integer)):
+            rng = np.random.default_rng(rng)
+        order = rng.permutation(len(X))
+    return [(X[order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(X), batch_size)]
+""", "0 is a seed like any other"),
     ("test_minibatches", "treats an integer rng as a generator",
      solution_with(NB, "minibatches", "if isinstance(rng, (int, np.integer)):", "if False:"),
      "AttributeError"),
@@ -144,6 +154,21 @@ def sgd_epoch(w, b, X, y, loss_and_grad, lr, batch_size, rng=None):
     ("test_sgd_epoch", "forgets the learning rate for w",
      MINIBATCHES + solution_with(NB, "sgd_epoch", "w = w - lr * dw", "w = w - dw"),
      "learning rate is missing"),
+    ("test_sgd_epoch", "shuffles every epoch the same way (works on a copy of rng)", MINIBATCHES + """
+import copy
+def sgd_epoch(w, b, X, y, loss_and_grad, lr, batch_size, rng=None):
+    losses = []
+    for X_batch, y_batch in minibatches(X, y, batch_size, copy.deepcopy(rng)):
+        loss, dw, db = loss_and_grad(w, b, X_batch, y_batch)
+        w = w - lr * dw
+        b = b - lr * db
+        losses.append(float(loss))
+    return w, b, losses
+""", "every epoch went through the batches in the same order"),
+    ("test_sgd_epoch", "a wrong epoch on top of a wrong minibatches (drops the last batch)",
+     solution_with(NB, "minibatches", "range(0, n, batch_size)", "range(0, n - batch_size + 1, batch_size)") + "\n"
+     + solution_with(NB, "sgd_epoch", "w = w - lr * dw", "w = w + lr * dw"),
+     "is wrong too: fix it first", {"also_fails": {"test_minibatches"}}),
     ("test_sgd_epoch", "drops the last partial batch", MINIBATCHES + """
 def sgd_epoch(w, b, X, y, loss_and_grad, lr, batch_size, rng=None):
     losses = []

@@ -28,7 +28,9 @@ def ewma(x, beta, bias_correction=False):
         v = beta * v + (1 - beta) * x_t
         out.append(v / (1 - beta**t) if bias_correction else v)
     return np.array(out)
-""", "v_0 = 0 is not part of the output"),
+""", "v_0 = 0 is not part of the output",
+     # the same function's output has the wrong length with and without correction: both cells test it
+     {"also_fails": {"test_ewma_bias_correction"}}),
     ("test_ewma", "writes the averages into the caller's array", """
 def ewma(x, beta, bias_correction=False):
     v = 0.0
@@ -73,6 +75,10 @@ def ewma(x, beta, bias_correction=False):
         out.append(v / (1 - beta**t) if bias_correction else v)
     return np.array(out)
 """, "count t from 1"),
+    ("test_ewma_bias_correction", "a wrong correction on top of a wrong plain average",
+     solution_with(NB, "ewma", "beta * v + (1 - beta) * x[t - 1]", "(1 - beta) * v + beta * x[t - 1]").replace(
+         "v / (1 - beta**t)", "v / (1 - beta**(t + 1))"),
+     "is wrong too: fix it first", {"also_fails": {"test_ewma"}}),
     ("test_ewma_weights", "newest point first",
      solution_with(NB, "ewma_weights", "np.arange(t - 1, -1, -1)", "np.arange(t)"), "the order is reversed"),
     ("test_ewma_weights", "forgets the factor (1 - beta)",
@@ -99,21 +105,21 @@ def steps_to_forget(beta, fraction=np.exp(-1)):
     ("test_steps_to_forget", "counts one step too many",
      solution_with(NB, "steps_to_forget", "return k", "return k + 1"), None),
     ("test_ewma_update", "state not updated",
-     solution_with(NB, "ewma_update", '    state["t"], state["v"] = t, v\n', ""), "the state is not carried over"),
+     solution_with(NB, "ewma_update", '    state["step"], state["v"] = t, v\n', ""), "the state is not carried over"),
     ("test_ewma_update", "stores the corrected value in the state (compounding)", """
 def ewma_update(state, x, beta, bias_correction=False):
-    t = state.get("t", 0) + 1
+    t = state.get("step", 0) + 1
     v = beta * state.get("v", 0.0) + (1 - beta) * x
     if bias_correction:
         v = v / (1 - beta**t)
-    state["t"], state["v"] = t, v
+    state["step"], state["v"] = t, v
     return v, state
 """, "the correction compounds"),
     ("test_ewma_update", "bias correction with t starting at 0", """
 def ewma_update(state, x, beta, bias_correction=False):
-    t = state.get("t", 0)
+    t = state.get("step", 0)
     v = beta * state.get("v", 0.0) + (1 - beta) * x
-    state["t"], state["v"] = t + 1, v
+    state["step"], state["v"] = t + 1, v
     return (v / (1 - beta**t) if bias_correction else v), state
 """, "count t from 1"),
     ("test_ewma_update", "ignores bias_correction",
@@ -123,22 +129,26 @@ _v, _t = 0.0, 0
 def ewma_update(state, x, beta, bias_correction=False):
     global _v, _t
     _t += 1; _v = beta * _v + (1 - beta) * x
-    state["t"], state["v"] = _t, _v
+    state["step"], state["v"] = _t, _v
     return (_v / (1 - beta**_t) if bias_correction else _v), state
 """, None),
+    ("test_ewma_update", "counts in state['t'], not state['step']",
+     solution_with(NB, "ewma_update", 'state["step"], state["v"] = t, v', 'state["t"], state["v"] = t, v').replace(
+         'state.get("step", 0)', 'state.get("t", 0)'),
+     'state["step"]'),
     ("test_ewma_update", "returns only the value", """
 def ewma_update(state, x, beta, bias_correction=False):
-    t = state.get("t", 0) + 1
+    t = state.get("step", 0) + 1
     v = beta * state.get("v", 0.0) + (1 - beta) * x
-    state["t"], state["v"] = t, v
+    state["step"], state["v"] = t, v
     return v / (1 - beta**t) if bias_correction else v
 """, "expected a tuple (value, state)"),
     ("test_ewma_update", "scales the caller's array in place", """
 def ewma_update(state, x, beta, bias_correction=False):
-    t = state.get("t", 0) + 1
+    t = state.get("step", 0) + 1
     x *= 1 - beta
     v = beta * state.get("v", 0.0) + x
-    state["t"], state["v"] = t, v
+    state["step"], state["v"] = t, v
     return (v / (1 - beta**t) if bias_correction else v), state
 """, "modified its input"),
 ]

@@ -37,6 +37,8 @@ def heavy_ball_step(w, grad, buf, lr, momentum):
     w -= lr * buf_new
     return w, buf_new
 """, "modified its input"),
+    ("test_heavy_ball_step", "first buffer copied with grad.copy(), which tensors lack",
+     solution_with(NB, "heavy_ball_step", "1 * grad if buf is None", "grad.copy() if buf is None"), "failed on torch tensors"),
     # ---- Exercise 2: nesterov_step
     ("test_nesterov_step", "Nesterov applied as plain momentum",
      solution_with(NB, "nesterov_step", "w - lr * (grad + momentum * buf_new)", "w - lr * buf_new"), "plain heavy ball"),
@@ -48,10 +50,12 @@ def nesterov_step(w, grad, buf, lr, momentum):
 """, "OLD buffer"),
     ("test_nesterov_step", "momentum * grad instead of momentum * buffer",
      solution_with(NB, "nesterov_step", "grad + momentum * buf_new)", "grad + momentum * grad)"), "momentum * grad"),
+    ("test_nesterov_step", "first buffer copied with grad.copy(), which tensors lack",
+     solution_with(NB, "nesterov_step", "1 * grad if buf is None", "grad.copy() if buf is None"), "failed on torch tensors"),
     # ---- Exercise 3: sgd_momentum
     ("test_sgd_momentum", "mixes the (1-β) averaging and PyTorch conventions",
      solution_with(NB, "sgd_momentum", "(1 - dampening) * g", "(1 - momentum) * g"), "(1 - momentum) * g"),
-    ("test_sgd_momentum", "averaging convention with a zero-initialised buffer", """
+    ("test_sgd_momentum", "averaging convention with a zero-initialized buffer", """
 def sgd_momentum(w, grad, state, lr, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0):
     g = grad + weight_decay * w
     buf = momentum * state.get("momentum_buffer", np.zeros_like(w)) + (1 - momentum) * g
@@ -71,7 +75,7 @@ def sgd_momentum(w, grad, state, lr, momentum=0.9, dampening=0.0, nesterov=False
     state["velocity"] = buf
     return w - lr * (g + momentum * buf if nesterov else buf), state
 """, "state['momentum_buffer']"),
-    ("test_sgd_momentum", "buffer initialised to zero (dampening applied on the first step)",
+    ("test_sgd_momentum", "buffer initialized to zero (dampening applied on the first step)",
      solution_with(NB, "sgd_momentum", "        buf = g\n", "        buf = (1 - dampening) * g\n"), "first buffer was damped"),
     ("test_sgd_momentum", "weight decay added after the momentum", """
 def sgd_momentum(w, grad, state, lr, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0):
@@ -101,6 +105,10 @@ def sgd_momentum(w, grad, state, lr, momentum=0.9, dampening=0.0, nesterov=False
     ("test_sgd_momentum", "grad changed in place by the weight decay",
      solution_with(NB, "sgd_momentum", "g = grad + weight_decay * w          # a new array: grad is not touched",
                    "g = grad; g += weight_decay * w"), "modified its input"),
+    ("test_sgd_momentum", "first buffer copied with g.copy(), which tensors lack (10/10 before, then section 7 failed)",
+     solution_with(NB, "sgd_momentum", "        buf = g\n", "        buf = g.copy()\n"), "failed on torch tensors"),
+    ("test_sgd_momentum", "buffer copied with np.copy, which turns a tensor into a NumPy array",
+     solution_with(NB, "sgd_momentum", "        buf = g\n", "        buf = np.copy(g)\n"), "expected a torch tensor"),
     # ---- Exercise 4: momentum_to_torch
     ("test_momentum_to_torch", "divides by (1-β) instead of multiplying",
      solution_with(NB, "momentum_to_torch", "lr * (1 - beta), beta", "lr / (1 - beta), beta"), "divided by (1 - beta)"),
@@ -110,6 +118,9 @@ def sgd_momentum(w, grad, state, lr, momentum=0.9, dampening=0.0, nesterov=False
      solution_with(NB, "momentum_to_torch", "raise ValueError(", "return lr, beta  # ("), "ValueError"),
     ("test_momentum_to_torch", "Sutskever's rate scaled like the averaging form",
      solution_with(NB, "momentum_to_torch", 'if convention in ("pytorch", "sutskever"):', 'if convention == "pytorch":\n        return lr, beta\n    if convention == "sutskever":\n        return lr * (1 - beta), beta\n    if False:'), None),
+    ("test_momentum_to_torch", "convention names matched loosely (case and spaces ignored)",
+     solution_with(NB, "momentum_to_torch", '    if convention in ("pytorch", "sutskever"):',
+                   '    convention = convention.strip().lower()\n    if convention in ("pytorch", "sutskever"):'), "matched exactly"),
 ]
 
 

@@ -8,6 +8,10 @@ from notebook_text import ROOT
 
 NB = ROOT / "notebooks" / "05_rmsprop" / "05_rmsprop.ipynb"
 
+# rmsprop's two test cells test one function with a flag (momentum): a mistake in the part they share
+# (momentum=0) fails the second cell too, which then says to fix the first part first.
+SHARED = {"also_fails": {"test_rmsprop_momentum"}}
+
 MISTAKES = [
     # --- effective_lr
     ("test_effective_lr", "eps inside the square root",
@@ -26,9 +30,9 @@ def effective_lr(accumulator, lr, eps):
 """, "modified its input"),
     # --- adagrad
     ("test_adagrad", "eps inside the square root",
-     solution_with(NB, "adagrad", "np.sqrt(s) + eps", "np.sqrt(s + eps)"), "eps is inside the square root"),
+     solution_with(NB, "adagrad", "s ** 0.5 + eps", "(s + eps) ** 0.5"), "eps is inside the square root"),
     ("test_adagrad", "square root missing",
-     solution_with(NB, "adagrad", "(np.sqrt(s) + eps)", "(s + eps)"), "square root is missing"),
+     solution_with(NB, "adagrad", "(s ** 0.5 + eps)", "(s + eps)"), "square root is missing"),
     ("test_adagrad", "AdaGrad that forgets (uses the last g**2 only)",
      solution_with(NB, "adagrad", 'state.get("sum", 0.0) + g * g', "g * g"), "only the last squared gradient"),
     ("test_adagrad", "state not stored",
@@ -54,14 +58,18 @@ def adagrad(w, grad, state, lr=1e-2, eps=1e-10, weight_decay=0.0):
     w -= lr * g / (np.sqrt(s) + eps)
     return w, state
 """, "modified its input"),
+    ("test_adagrad", "weight decay added to grad in place (grad += weight_decay * w)",
+     solution_with(NB, "adagrad", "g = grad + weight_decay * w", "grad += weight_decay * w; g = grad"), "modified its input `grad`"),
+    ("test_adagrad", "accumulator started with np.zeros_like, a NumPy array even for tensors",
+     solution_with(NB, "adagrad", 'state.get("sum", 0.0)', 'state.get("sum", np.zeros_like(w))'), "torch tensor"),
     # --- rmsprop, momentum = 0
     ("test_rmsprop", "eps inside the square root (TensorFlow/Keras placement)",
-     solution_with(NB, "rmsprop", "np.sqrt(v) + eps", "np.sqrt(v + eps)"), "eps is inside the square root"),
+     solution_with(NB, "rmsprop", "v ** 0.5 + eps", "(v + eps) ** 0.5"), "eps is inside the square root", SHARED),
     ("test_rmsprop", "decay on the wrong term (alpha on g**2)",
      solution_with(NB, "rmsprop", 'alpha * state.get("square_avg", 0.0) + (1 - alpha) * g * g',
-                   '(1 - alpha) * state.get("square_avg", 0.0) + alpha * g * g'), "swapped"),
+                   '(1 - alpha) * state.get("square_avg", 0.0) + alpha * g * g'), "swapped", SHARED),
     ("test_rmsprop", "average started at g**2 instead of 0",
-     solution_with(NB, "rmsprop", 'state.get("square_avg", 0.0)', 'state.get("square_avg", g * g)'), "first average is g**2"),
+     solution_with(NB, "rmsprop", 'state.get("square_avg", 0.0)', 'state.get("square_avg", g * g)'), "first average is g**2", SHARED),
     ("test_rmsprop", "bias-corrected (Adam-style) average", """
 def rmsprop(w, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0):
     g = grad + weight_decay * w
@@ -69,26 +77,30 @@ def rmsprop(w, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, mom
     state["square_avg"], state["step"] = v, state.get("step", 0) + 1
     v_hat = v / (1 - alpha ** state["step"])
     return w - lr * g / (np.sqrt(v_hat) + eps), state
-""", "no bias correction"),
+""", "no bias correction", SHARED),
     ("test_rmsprop", "average that forgets everything (no v_(t-1))",
-     solution_with(NB, "rmsprop", 'alpha * state.get("square_avg", 0.0) + ', ""), "not carried over"),
+     solution_with(NB, "rmsprop", 'alpha * state.get("square_avg", 0.0) + ', ""), "not carried over", SHARED),
     ("test_rmsprop", "state not stored",
-     solution_with(NB, "rmsprop", 'state["square_avg"] = v', "pass"), "'square_avg' in state"),
+     solution_with(NB, "rmsprop", 'state["square_avg"] = v', "pass"), "'square_avg' in state", SHARED),
     ("test_rmsprop", "sum instead of average (AdaGrad's accumulator)",
-     solution_with(NB, "rmsprop", 'alpha * state.get("square_avg", 0.0)', 'state.get("square_avg", 0.0)'), "added the squares up"),
+     solution_with(NB, "rmsprop", 'alpha * state.get("square_avg", 0.0)', 'state.get("square_avg", 0.0)'), "added the squares up", SHARED),
     ("test_rmsprop", "square root missing",
-     solution_with(NB, "rmsprop", "(np.sqrt(v) + eps)", "(v + eps)"), "square root is missing"),
+     solution_with(NB, "rmsprop", "(v ** 0.5 + eps)", "(v + eps)"), "square root is missing", SHARED),
     ("test_rmsprop", "weight decay after the accumulator",
-     solution_with(NB, "rmsprop", "(1 - alpha) * g * g", "(1 - alpha) * grad * grad"), "before it is squared and averaged"),
+     solution_with(NB, "rmsprop", "(1 - alpha) * g * g", "(1 - alpha) * grad * grad"), "before it is squared and averaged", SHARED),
     ("test_rmsprop", "decoupled (AdamW-style) weight decay",
-     solution_with(NB, "rmsprop", "g = grad + weight_decay * w", "g = grad; w = w * (1 - lr * weight_decay)"), "AdamW style"),
+     solution_with(NB, "rmsprop", "g = grad + weight_decay * w", "g = grad; w = w * (1 - lr * weight_decay)"), "AdamW style", SHARED),
     ("test_rmsprop", "Keras's default alpha (rho=0.9)",
      solution_with(NB, "rmsprop", "alpha=0.99", "alpha=0.9"), "alpha defaults to 0.9"),
     ("test_rmsprop", "step counter not incremented",
      solution_with(NB, "rmsprop", 'state.get("step", 0) + 1', "1"), "Add 1 to state['step']"),
+    ("test_rmsprop", "weight decay added to grad in place (grad += weight_decay * w; hidden 0/3 before)",
+     solution_with(NB, "rmsprop", "g = grad + weight_decay * w", "grad += weight_decay * w; g = grad"), "modified its input `grad`"),
+    ("test_rmsprop", "average started with np.zeros_like, a NumPy array even for tensors",
+     solution_with(NB, "rmsprop", 'alpha * state.get("square_avg", 0.0)', 'alpha * state.get("square_avg", np.zeros_like(w))'), "torch tensor", SHARED),
     # --- rmsprop, momentum > 0
     ("test_rmsprop_momentum", "learning rate inside the buffer (TensorFlow convention)",
-     solution_with(NB, "rmsprop", "+ d           # b_0 = 0", "+ lr * d      # b_0 = 0").replace("return w - lr * d, state", "return w - (d if momentum > 0 else lr * d), state"),
+     solution_with(NB, "rmsprop", "+ d           # u_0 = 0", "+ lr * d      # u_0 = 0").replace("return w - lr * d, state", "return w - (d if momentum > 0 else lr * d), state"),
      "lr times torch's"),
     ("test_rmsprop_momentum", "buffer of raw gradients, divided afterwards", """
 def rmsprop(w, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0):

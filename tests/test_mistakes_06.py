@@ -39,6 +39,8 @@ def adam_moments(m, v, grad, betas=(0.9, 0.999)):
     # --- bias_correction
     ("test_bias_correction", "uses t - 1",
      solution_with(NB, "bias_correction", "beta ** t", "beta ** (t - 1)"), "t - 1"),
+    ("test_bias_correction", "uses t + 1 (4/10 before: adam failed too, with a message about adam's step counter)",
+     solution_with(NB, "bias_correction", "beta ** t", "beta ** (t + 1)"), "t + 1"),
     ("test_bias_correction", "multiplies instead of dividing",
      solution_with(NB, "bias_correction", "x / (1 - beta ** t)", "x * (1 - beta ** t)"), "do not multiply"),
     ("test_bias_correction", "1 - beta * t",
@@ -58,6 +60,16 @@ def apply_weight_decay(w, grad, lr, weight_decay, decoupled=False):
      solution_with(NB, "apply_weight_decay", "grad + weight_decay * w", "grad + lr * weight_decay * w"), "the learning rate comes later"),
     ("test_apply_weight_decay", "half the L2 gradient",
      solution_with(NB, "apply_weight_decay", "grad + weight_decay * w", "grad + weight_decay * w / 2"), "not half of it"),
+    ("test_apply_weight_decay", "decays a copy made with np.array, a NumPy array even for tensors",
+     solution_with(NB, "apply_weight_decay", "return w * (1 - lr * weight_decay), grad", "return np.array(w) * (1 - lr * weight_decay), grad"),
+     "expected a torch tensor"),
+    ("test_apply_weight_decay", "decoupled decay applied to w in place (w *= ...)", """
+def apply_weight_decay(w, grad, lr, weight_decay, decoupled=False):
+    if decoupled:
+        w *= 1 - lr * weight_decay
+        return w, grad
+    return w, grad + weight_decay * w
+""", "modified its input `w`"),
     # --- adam
     ("test_adam", "Adam without bias correction",
      adam_with("m_hat = bias_correction(m, beta1, t)\n    v_hat = bias_correction(v, beta2, t)",
@@ -130,6 +142,8 @@ def adam(w, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
     ("test_adam", "steps uphill",
      adam_with("return w - lr * m_hat", "return w + lr * m_hat"), "stepped uphill"),
     ("test_adam", "returns only w", adam_with("eps), state", "eps)"), "a pair (w_new, state)"),
+    ("test_adam", "first moment started with np.zeros_like, a NumPy array even for tensors",
+     adam_with('m = state.get("exp_avg", 0 * grad)', 'm = state.get("exp_avg", np.zeros_like(grad))'), "torch tensors"),
 ]
 
 

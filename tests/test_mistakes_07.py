@@ -1,6 +1,6 @@
 """Notebook 07: wrong answers students write, each of which must fail its tests (and lose the points).
 
-Where the mistake can be recognised, the failure message must name it.
+Where the mistake can be recognized, the failure message must name it.
 """
 
 from mistakes import catalogue_tests, solution_with
@@ -31,7 +31,7 @@ MISTAKES = [
     ("test_cosine_warm_restarts", "off by one step (t + 1)",
      solution_with(NB, "cosine_warm_restarts", "T_cur, T_i = t, T_0", "T_cur, T_i = t + 1, T_0"), "off by one step"),
     ("test_cosine_warm_restarts", "ignores lr_min",
-     solution_with(NB, "cosine_warm_restarts", f"lr_min + {RESTART_COSINE}", "0.5 * lr0 * (1 + np.cos(np.pi * T_cur / T_i))"), None),
+     solution_with(NB, "cosine_warm_restarts", f"lr_min + {RESTART_COSINE}", "0.5 * lr0 * (1 + np.cos(np.pi * T_cur / T_i))"), "lr_min is missing"),
     # cyclic
     ("test_cyclic", "triangular2 does not halve",
      solution_with(NB, "cyclic", "0.5 ** cycle", "1.0"), "must halve the height"),
@@ -54,7 +54,7 @@ def cyclic(t, base_lr, max_lr, step_size_up, mode="triangular"):
     ("test_should_stop", "ignores min_delta",
      solution_with(NB, "should_stop", "loss < best - min_delta", "loss < best"), "min_delta"),
     ("test_should_stop", "stops one epoch late (wait > patience)",
-     solution_with(NB, "should_stop", "wait >= patience", "wait > patience"), None),
+     solution_with(NB, "should_stop", "wait >= patience", "wait > patience"), "not only once it is larger"),
     ("test_should_stop", "compares with the previous loss, not the best", """
 def should_stop(losses, patience, min_delta=0.0):
     prev, wait = np.inf, 0
@@ -70,7 +70,9 @@ def should_stop(losses, patience, min_delta=0.0):
         wait = 0 if loss < best - min_delta else wait + 1
         best = min(best, loss)
     return wait >= patience
-""", None),
+""", "Move best only on an improvement"),
+    ("test_should_stop", "says stop only when wait equals the patience (wait == patience)",
+     solution_with(NB, "should_stop", "wait >= patience", "wait == patience"), "stays True once it is reached"),
     # average_weights
     ("test_average_weights", "SWA weights the new model by 1/n instead of 1/(n+1)", """
 def average_weights(avg, w, n_averaged):
@@ -99,7 +101,7 @@ def average_weights(avg, w, n_averaged):
     if n_averaged == 0:
         return np.array(w, dtype=float), 1
     return avg + (w - avg) / (n_averaged + 1), n_averaged + 1
-""", None),
+""", "when w is a dict"),
     # log_uniform
     ("test_log_uniform", "log-uniform sampling uniform in value",
      solution_with(NB, "log_uniform", "np.exp(rng.uniform(np.log(low), np.log(high), size=size))",

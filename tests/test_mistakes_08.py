@@ -1,6 +1,6 @@
 """Notebook 08: wrong answers students write, each of which must fail its tests (and lose the points).
 
-Where the mistake can be recognised, the failure message must name it.
+Where the mistake can be recognized, the failure message must name it.
 """
 
 from mistakes import solution_of, catalogue_tests, solution_with
@@ -14,18 +14,17 @@ def solution(grade_id):
 
 
 UPDATE = solution("update_running_stats") + "\n"
-FORWARD = UPDATE + solution("batchnorm_forward") + "\n"
 
 MISTAKES = [
     # Exercise 1: batchnorm_train
-    ("test_batchnorm_train", "normalises with the unbiased variance",
+    ("test_batchnorm_train", "normalizes with the unbiased variance",
      solution_with(NB, "batchnorm_train", "var = x.var(axis=0)", "var = x.var(axis=0, ddof=1)"), "biased variance"),
     ("test_batchnorm_train", "eps outside the square root",
      solution_with(NB, "batchnorm_train", "np.sqrt(var + eps)", "(np.sqrt(var) + eps)"), "eps goes inside the square root"),
-    ("test_batchnorm_train", "normalises over the features instead of the batch",
+    ("test_batchnorm_train", "normalizes over the features instead of the batch",
      solution_with(NB, "batchnorm_train", "mean = x.mean(axis=0)\n    var = x.var(axis=0)",
                    "mean = x.mean(axis=1, keepdims=True)\n    var = x.var(axis=1, keepdims=True)"), "each feature (column) over the batch"),
-    ("test_batchnorm_train", "normalises over the features, without keepdims", """
+    ("test_batchnorm_train", "normalizes over the features, without keepdims", """
 def batchnorm_train(x, gamma, beta, eps=1e-5):
     x_hat = (x.T - x.mean(axis=1)) / np.sqrt(x.var(axis=1) + eps)
     return gamma * x_hat.T + beta
@@ -36,7 +35,7 @@ def batchnorm_train(x, gamma, beta, eps=1e-5):
      solution_with(NB, "batchnorm_train", "gamma * x_hat + beta", "x_hat"), "not applied"),
     ("test_batchnorm_train", "ignores eps",
      solution_with(NB, "batchnorm_train", "np.sqrt(var + eps)", "np.sqrt(var + 1e-5)"), "ignored the argument eps"),
-    ("test_batchnorm_train", "standardises in place (changes x)", """
+    ("test_batchnorm_train", "standardizes in place (changes x)", """
 def batchnorm_train(x, gamma, beta, eps=1e-5):
     x -= x.mean(axis=0)
     x /= np.sqrt(x.var(axis=0) + eps)
@@ -74,36 +73,94 @@ def batchnorm_train(x, gamma, beta, eps=1e-5):
      UPDATE + solution_with(NB, "batchnorm_forward", 'state.get("running_var", np.ones(d))', 'state.get("running_var", np.zeros(d))'), "empty state"),
     ("test_batchnorm_forward", "returns only out",
      UPDATE + solution_with(NB, "batchnorm_forward", "return out, cache", "return out"), "a tuple (out, cache)"),
-    # Exercise 4: batchnorm_backward
+    ("test_batchnorm_forward", "cache as a tuple, not the contract's dict",
+     UPDATE + solution_with(NB, "batchnorm_forward", 'cache = {"x_hat": x_hat, "inv_std": inv_std, "gamma": gamma, "train": train}',
+                            "cache = (x_hat, inv_std, gamma, train)"), "contract is a dict"),
+    ("test_batchnorm_forward", "cache holds the standard deviation, not its inverse",
+     UPDATE + solution_with(NB, "batchnorm_forward", '"inv_std": inv_std', '"inv_std": np.sqrt(var + eps)'), "inv_std = 1 / np.sqrt(var + eps)"),
+    ("test_batchnorm_forward", "updates the running statistics inline, with the biased variance",
+     UPDATE + solution_with(NB, "batchnorm_forward", "        update_running_stats(state, x, momentum)\n",
+                            '        state["running_mean"] = (1 - momentum) * state.get("running_mean", 0.0) + momentum * mean\n'
+                            '        state["running_var"] = (1 - momentum) * state.get("running_var", 1.0) + momentum * var\n'),
+     "UNBIASED"),
+    # Exercise 4: batchnorm_backward (graded with a cache built by the test: no forward needed)
     ("test_batchnorm_backward", "backward missing the mean term",
-     FORWARD + solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - x_hat * dgamma / n"), "mean term is missing"),
+     solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - x_hat * dgamma / n"), "mean term is missing"),
     ("test_batchnorm_backward", "backward missing the variance term",
-     FORWARD + solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - dbeta / n"), "variance term is missing"),
+     solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - dbeta / n"), "variance term is missing"),
     ("test_batchnorm_backward", "treats the batch statistics as constants",
-     FORWARD + solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout"), "treated them as constants"),
-    ("test_batchnorm_backward", "dgamma summed over the wrong axis", FORWARD + """
+     solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout"), "treated them as constants"),
+    ("test_batchnorm_backward", "dgamma summed over the wrong axis", """
 def batchnorm_backward(dout, cache):
-    x_hat, inv_std, gamma, train = cache
+    x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=1)
-    if not train:
+    if not cache["train"]:
         return gamma * inv_std * dout, dgamma, dbeta
     dx = gamma * inv_std * (dout - dout.mean(axis=0) - x_hat * (dout * x_hat).mean(axis=0))
     return dx, dgamma, dbeta
 """, "Sum over the batch (axis=0)"),
     ("test_batchnorm_backward", "dgamma summed over the wrong axis, reused in dx (crashes)",
-     FORWARD + solution_with(NB, "batchnorm_backward", "(dout * x_hat).sum(axis=0)", "(dout * x_hat).sum(axis=1)"), None),
+     solution_with(NB, "batchnorm_backward", "(dout * x_hat).sum(axis=0)", "(dout * x_hat).sum(axis=1)"), None),
     ("test_batchnorm_backward", "dbeta is the mean instead of the sum",
-     FORWARD + solution_with(NB, "batchnorm_backward", "dbeta = dout.sum(axis=0)", "dbeta = dout.mean(axis=0)"), "SUM of dout"),
+     solution_with(NB, "batchnorm_backward", "dbeta = dout.sum(axis=0)", "dbeta = dout.mean(axis=0)"), "SUM of dout"),
     ("test_batchnorm_backward", "dgamma forgets x_hat",
-     FORWARD + solution_with(NB, "batchnorm_backward", "dgamma = (dout * x_hat).sum(axis=0)", "dgamma = dout.sum(axis=0)"), "you summed dout alone"),
+     solution_with(NB, "batchnorm_backward", "dgamma = (dout * x_hat).sum(axis=0)", "dgamma = dout.sum(axis=0)"), "you summed dout alone"),
     ("test_batchnorm_backward", "gamma missing in dx",
-     FORWARD + solution_with(NB, "batchnorm_backward", "dx = gamma * inv_std * (dout", "dx = inv_std * (dout"), "factor gamma is missing"),
+     solution_with(NB, "batchnorm_backward", "dx = gamma * inv_std * (dout", "dx = inv_std * (dout"), "factor gamma is missing"),
     ("test_batchnorm_backward", "training formula in evaluation mode",
-     FORWARD + solution_with(NB, "batchnorm_backward", "if train:", "if True:"), "you used the training formula"),
+     solution_with(NB, "batchnorm_backward", 'if cache["train"]:', "if True:"), "you used the training formula"),
     ("test_batchnorm_backward", "returns the gradients in the wrong order",
-     FORWARD + solution_with(NB, "batchnorm_backward", "return dx, dgamma, dbeta", "return dx, dbeta, dgamma"), "order dx, dgamma, dbeta"),
+     solution_with(NB, "batchnorm_backward", "return dx, dgamma, dbeta", "return dx, dbeta, dgamma"), "order dx, dgamma, dbeta"),
+    ("test_batchnorm_backward", "subtracts the two terms from dout in place", """
+def batchnorm_backward(dout, cache):
+    x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    if cache["train"]:
+        n = dout.shape[0]
+        dout -= dbeta / n + x_hat * dgamma / n
+    return gamma * inv_std * dout, dgamma, dbeta
+""", "argument dout"),
+    ("test_batchnorm_backward", "reads the old tuple cache (not the contract's dict)", """
+def batchnorm_backward(dout, cache):
+    x_hat, inv_std, gamma, train = cache
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    if train:
+        n = dout.shape[0]
+        return gamma * inv_std * (dout - dbeta / n - x_hat * dgamma / n), dgamma, dbeta
+    return gamma * inv_std * dout, dgamma, dbeta
+""", None),
 ]
 
 
 test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 12)
+
+
+# Exercise 3 builds on Exercise 2: its test checks update_running_stats first and names it as the cause.
+from mistakes import run_tests_against  # noqa: E402
+
+REVERSED_UPDATE = solution_with(NB, "update_running_stats", "(1 - momentum) * old_mean + momentum * x.mean(axis=0)",
+                                "momentum * old_mean + (1 - momentum) * x.mean(axis=0)") + "\n"
+STUB_UPDATE = "def update_running_stats(state, x, momentum=0.1):\n    raise NotImplementedError()\n"
+
+
+def test_a_wrong_update_running_stats_does_not_cost_batchnorm_forward():
+    assert run_tests_against(NB, "test_batchnorm_forward", REVERSED_UPDATE + solution("batchnorm_forward")) is None
+
+
+def test_forward_failing_beside_a_wrong_update_running_stats_says_to_fix_exercise_2_first():
+    answer = REVERSED_UPDATE + solution_with(NB, "batchnorm_forward", "update_running_stats(state, x, momentum)", "update_running_stats(state, x)")
+    message = run_tests_against(NB, "test_batchnorm_forward", answer)
+    assert message and "update_running_stats (Exercise 2) fails its own test too" in message, message
+
+
+def test_forward_calling_an_unwritten_update_running_stats_says_to_write_it_first():
+    message = run_tests_against(NB, "test_batchnorm_forward", STUB_UPDATE + solution("batchnorm_forward"))
+    assert message and "update_running_stats (Exercise 2), which is not written yet" in message, message
+
+
+def test_an_unwritten_forward_is_reported_as_not_written_yet():
+    stub = "def batchnorm_forward(x, gamma, beta, state, train=True, momentum=0.1, eps=1e-5):\n    raise NotImplementedError()\n"
+    assert run_tests_against(NB, "test_batchnorm_forward", STUB_UPDATE + stub) == "NotImplementedError: "

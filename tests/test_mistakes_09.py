@@ -1,6 +1,6 @@
 """Notebook 09: wrong answers students write, each of which must fail its tests (and lose the points).
 
-Where the mistake can be recognised, the failure message must name it.
+Where the mistake can be recognized, the failure message must name it.
 """
 
 from mistakes import solution_of, catalogue_tests, solution_with
@@ -25,14 +25,14 @@ MISTAKES = [
      solution_with(NB, "softmax", "z - z.max(axis=-1, keepdims=True)", "z - z.max()"), "each row's own maximum"),
     ("test_softmax", "max over the wrong axis (columns)",
      solution_with(NB, "softmax", "z.max(axis=-1, keepdims=True)", "z.max(axis=0, keepdims=True)"), "maximum of each column"),
-    ("test_softmax", "normalises over the wrong axis (columns)",
+    ("test_softmax", "normalizes over the wrong axis (columns)",
      solution_with(NB, "softmax", "e.sum(axis=-1, keepdims=True)", "e.sum(axis=0, keepdims=True)"), "each COLUMN sums to 1"),
     ("test_softmax", "divides by the sum of the whole array",
      solution_with(NB, "softmax", "e.sum(axis=-1, keepdims=True)", "e.sum()"), "sum of the whole array"),
     ("test_softmax", "max without keepdims (broadcasts across columns)",
-     solution_with(NB, "softmax", "z.max(axis=-1, keepdims=True)", "z.max(axis=-1)"), None),
+     solution_with(NB, "softmax", "z.max(axis=-1, keepdims=True)", "z.max(axis=-1)"), "keepdims=True"),
     ("test_softmax", "hard-codes axis=1 (fails on a single vector)",
-     solution_with(NB, "softmax", "axis=-1, keepdims=True)", "axis=1, keepdims=True)"), None),
+     solution_with(NB, "softmax", "axis=-1, keepdims=True)", "axis=1, keepdims=True)"), "has only axis 0"),
     ("test_softmax", "changes z in place", """
 def softmax(z):
     z -= z.max(axis=-1, keepdims=True)
@@ -61,7 +61,7 @@ def cross_entropy(logits, y):
      solution_with(NB, "cross_entropy", "np.mean(log_sum_exp - logits[np.arange(n), y])",
                    "np.mean(logits[np.arange(n), y] - log_sum_exp)"), "sign is flipped"),
     ("test_cross_entropy", "labels used as floats for indexing",
-     solution_with(NB, "cross_entropy", "logits[np.arange(n), y]", "logits[np.arange(n), y.astype(float)]"), None),
+     solution_with(NB, "cross_entropy", "logits[np.arange(n), y]", "logits[np.arange(n), y.astype(float)]"), "integer labels"),
     ("test_cross_entropy", "returns the per-row losses, not their mean",
      solution_with(NB, "cross_entropy", "float(np.mean(log_sum_exp - logits[np.arange(n), y]))",
                    "log_sum_exp - logits[np.arange(n), y]"), "single number"),
@@ -115,3 +115,83 @@ def linear_softmax_step(W, b, X, y, lr):
 
 
 test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 12)
+
+
+# -- one mistake costs one exercise, and two mistakes cost two --------------------------------
+# Exercises 3 and 4 call the student's own earlier functions. Where an earlier one is wrong, their
+# tests run the later one with a correct (torch) function in its place; these variants check that
+# this only ever spares a right answer: a later exercise that is wrong in itself, or not written,
+# still loses its points, with the earlier exercise named in the message.
+import pytest  # noqa: E402
+
+from mistakes import grade_in_process, remote_scores  # noqa: E402
+
+NO_SHIFT = solution_with(NB, "softmax", "z - z.max(axis=-1, keepdims=True)", "z") + "\n"
+FLOAT_LABELS = solution_with(NB, "cross_entropy", "logits[np.arange(n), y]", "logits[np.arange(n), y.astype(float)]") + "\n"
+ONLY_GRADIENT = solution_with(NB, "softmax_cross_entropy", "return loss, dlogits / n", "return dlogits / n") + "\n"
+STUB = "\ndef {name}(*args):\n    raise NotImplementedError()\n"
+CALLS_ONLY = "\ndef linear_softmax_step(W, b, X, y, lr):\n    return softmax_cross_entropy(X @ W + b, y)\n"
+
+TWO_MISTAKES = [
+    # (variant, the cells it must fail, a phrase the later cell's message must hold)
+    ("softmax without the shift, and dlogits not divided by N",
+     NO_SHIFT + solution_with(NB, "softmax_cross_entropy", "dlogits / n", "dlogits"),
+     {"test_softmax", "test_softmax_cross_entropy"}, "N times too large"),
+    ("cross_entropy raises, and dlogits with the sign flipped",
+     FLOAT_LABELS + solution_with(NB, "softmax_cross_entropy", "dlogits / n", "-dlogits / n"),
+     {"test_cross_entropy", "test_softmax_cross_entropy"}, "sign is flipped"),
+    ("softmax_cross_entropy returns only the gradient, and the step goes uphill",
+     ONLY_GRADIENT + solution_with(NB, "linear_softmax_step", "W - lr * dW, b - lr * db", "W + lr * dW, b + lr * db"),
+     {"test_softmax_cross_entropy", "test_linear_softmax_step"}, "(Exercise 3), which is wrong too"),
+    ("softmax_cross_entropy not written, and a step that only calls it",
+     STUB.format(name="softmax_cross_entropy") + CALLS_ONLY, {"test_softmax_cross_entropy", "test_linear_softmax_step"}, None),
+    ("nothing written from Exercise 2 on", "".join(STUB.format(name=n) for n in ("cross_entropy", "softmax_cross_entropy", "linear_softmax_step")),
+     {"test_cross_entropy", "test_softmax_cross_entropy", "test_linear_softmax_step"}, None),
+]
+ONE_MISTAKE_SPARED = [
+    # (variant, the one cell it fails, the cell whose passing line says what it was graded with)
+    (NO_SHIFT, "test_softmax", "test_softmax_cross_entropy"),
+    (FLOAT_LABELS, "test_cross_entropy", "test_softmax_cross_entropy"),
+    (ONLY_GRADIENT, "test_softmax_cross_entropy", "test_linear_softmax_step"),
+]
+
+
+@pytest.mark.parametrize("name,answer,fails,phrase", TWO_MISTAKES, ids=[m[0] for m in TWO_MISTAKES])
+def test_a_later_exercise_that_is_wrong_in_itself_still_loses_its_points(name, answer, fails, phrase):
+    _, _, results = grade_in_process(NB, answer)
+    assert {g for g, m in results.items() if m} == fails, results
+    if phrase:
+        later = max(fails, key=lambda g: list(results).index(g))
+        assert phrase in results[later], results[later]
+
+
+@pytest.mark.parametrize("answer,own,later", ONE_MISTAKE_SPARED, ids=["softmax", "cross_entropy", "softmax_cross_entropy"])
+def test_a_right_later_exercise_is_graded_with_a_correct_earlier_function_and_says_so(answer, own, later, capsys):
+    import contextlib
+    import io
+
+    from mistakes import _cells, _nbgrader, setup_source
+
+    _, _, results = grade_in_process(NB, answer)
+    assert {g for g, m in results.items() if m} == {own}
+    # the passing line of the later cell tells the student which earlier exercise to fix
+    ns = {"__name__": "__notebook__"}
+    exec(setup_source(NB), ns)
+    for c in _cells(NB):
+        if _nbgrader(c).get("solution"):
+            exec(c.source, ns)
+    exec(answer, ns)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(next(c.source for c in _cells(NB) if _nbgrader(c).get("grade_id") == later), dict(ns))
+    assert "graded with a correct" in out.getvalue() and "fix it, then run this test again" in out.getvalue(), out.getvalue()
+
+
+@pytest.mark.slow
+def test_the_earlier_function_is_replaced_in_the_student_process_too():
+    """Through the grader's boundary the later exercise runs in the student's process, where the test
+    rebinds the earlier function's name: the verdicts are those of the in-process harness."""
+    variants = [m[1] for m in TWO_MISTAKES] + [m[0] for m in ONE_MISTAKE_SPARED]
+    expected = [m[2] for m in TWO_MISTAKES] + [{m[1]} for m in ONE_MISTAKE_SPARED]
+    for (score, results), fails in zip(remote_scores(NB, variants), expected):
+        assert {g for g, e in results.items() if e} == fails, results

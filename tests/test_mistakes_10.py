@@ -1,6 +1,6 @@
 """Notebook 10: wrong answers students write, each of which must fail its tests (and lose the points).
 
-Where the mistake can be recognised, the failure message must name it.
+Where the mistake can be recognized, the failure message must name it.
 """
 
 from mistakes import catalogue_tests, solution_with
@@ -23,6 +23,16 @@ def count_trainable(model):
 def count_trainable(model):
     return float(sum(p.numel() for p in model.parameters() if p.requires_grad))
 """, "expected an int"),
+    ("test_count_trainable", "counts a layer used twice twice", """
+def count_trainable(model):
+    return sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False) if p.requires_grad)
+""", "twice"),
+    ("test_count_trainable", "freezes the caller's model and returns 0", """
+def count_trainable(model):
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+""", "changed the model"),
     ("test_freeze_backbone", "freezes the new head too (every parameter)", """
 def freeze_backbone(model, head_name="fc"):
     for p in model.parameters():
@@ -68,6 +78,20 @@ def freeze_backbone(model, head_name="fc"):
      solution_with(NB, "freeze_backbone", " and id(m) not in head_modules", ""), "part of the head"),
     ("test_freeze_backbone", "forgets to return the model",
      solution_with(NB, "freeze_backbone", "    return model\n", ""), "returned None"),
+    ("test_freeze_backbone", "freezes a copy and returns it", """
+def freeze_backbone(model, head_name="fc"):
+    model = copy.deepcopy(model)
+    head = model.get_submodule(head_name)
+    head_params = {id(p) for p in head.parameters()}
+    head_modules = {id(m) for m in head.modules()}
+    for p in model.parameters():
+        if id(p) not in head_params:
+            p.requires_grad_(False)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in head_modules:
+            m.eval()
+    return model
+""", "in place (no copy.deepcopy)"),
     ("test_replace_head", "new head with the old head's out_features as in_features",
      solution_with(NB, "replace_head", "nn.Linear(old.in_features,", "nn.Linear(old.out_features,"), "in_features"),
     ("test_replace_head", "only changes the out_features attribute", """
@@ -97,6 +121,18 @@ def replace_head(model, num_classes, head_name="fc"):
      solution_with(NB, "replace_head", "bias=old.bias is not None", "bias=True"), "bias"),
     ("test_replace_head", "returns the new layer, not the model",
      solution_with(NB, "replace_head", "    return model\n", "    return new\n"), "returned the new Linear layer"),
+    ("test_replace_head", "replaces the head of a copy", """
+def replace_head(model, num_classes, head_name="fc"):
+    model = copy.deepcopy(model)
+    old = model.get_submodule(head_name)
+    new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None, device=old.weight.device, dtype=old.weight.dtype)
+    parent_name, _, child_name = head_name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child_name, new)
+    return model
+""", "in place (no copy.deepcopy)"),
+    ("test_replace_head", "the new head is float32 on a float64 model",
+     solution_with(NB, "replace_head", ",\n                    device=old.weight.device, dtype=old.weight.dtype)", ")"), "dtype"),
     ("test_param_groups", "swaps the learning rates",
      solution_with(NB, "param_groups", '"lr": lr * backbone_factor})', '"lr": lr})').replace('"head", "params": head, "lr": lr}', '"head", "params": head, "lr": lr * backbone_factor}'),
      "swapped the learning rates"),
@@ -114,6 +150,11 @@ def param_groups(model, lr, backbone_factor=0.1, head_name="fc"):
      solution_with(NB, "param_groups", "        if p.requires_grad:\n", "        if True:\n"), "frozen parameter"),
     ("test_param_groups", "keeps an empty group",
      solution_with(NB, "param_groups", "    if backbone:\n", "    if True:\n"), "is empty"),
+    ("test_param_groups", "returns copies of the parameters",
+     solution_with(NB, "param_groups", "(head if id(p) in head_ids else backbone).append(p)",
+                   "(head if id(p) in head_ids else backbone).append(p.detach().clone().requires_grad_())"), "holds a copy"),
+    ("test_param_groups", "ignores head_name (always model.fc)",
+     solution_with(NB, "param_groups", "model.get_submodule(head_name)", "model.fc"), "get_submodule(head_name)"),
 ]
 
 

@@ -101,3 +101,38 @@ def test_deep_nesting_is_refused():
         Codec().encode(x)
     with pytest.raises(WireError):
         _decode_nd({"~": "nd", "dtype": "<f8", "shape": [2], "b64": "not base64!"})
+
+
+def test_zero_dimensional_arrays_and_tensors_keep_their_shape():
+    """np.ascontiguousarray makes a 0-d array 1-d: a loss returned as a 0-d tensor must stay a scalar."""
+    a = roundtrip(np.array(2.5))
+    t = roundtrip(torch.tensor(3.0, dtype=torch.float64))
+    assert a.shape == () and float(a) == 2.5
+    assert t.shape == () and float(t) == 3.0
+    bn = roundtrip(nn.BatchNorm1d(3))
+    assert bn.num_batches_tracked.shape == ()
+
+
+def test_a_grader_side_codec_checks_every_size_and_a_student_side_one_does_not():
+    from autograder.wire import Budget
+
+    big = list(range(300_000))
+    assert Codec().decode(big) == big            # the student process trusts what the grader sends
+    with pytest.raises(WireError):
+        Codec(budget=Budget()).decode(big)      # the grader trusts nothing a student process sends
+
+
+def test_a_layer_used_twice_and_tied_weights_stay_shared():
+    lin = nn.Linear(3, 3)
+    twice = nn.Sequential(lin, nn.ReLU(), lin)   # named_children() would skip the second use
+    tied = nn.Sequential(nn.Linear(4, 4, bias=False), nn.Linear(4, 4, bias=False))
+    tied[1].weight = tied[0].weight
+    for model, n_in in ((twice, 3), (tied, 4)):
+        got = roundtrip(model)
+        assert len(got) == len(model)
+        assert (got[0] is got[-1]) == (model[0] is model[-1])
+        assert got[0].weight is got[-1].weight
+        x = torch.randn(2, n_in)
+        assert torch.allclose(got(x), model(x))
+        assert [p.shape for _, p in got.named_parameters(remove_duplicate=False)] == \
+               [p.shape for _, p in model.named_parameters(remove_duplicate=False)]

@@ -10,7 +10,7 @@ Conventions (they are torch's, so the answers can be checked against ``F.batch_n
 ``F.cross_entropy``):
 
 * A mini-batch ``x`` has shape ``(N, D)``: ``N`` examples (rows), ``D`` features (columns).
-  Batch norm normalises each column over the rows.
+  Batch norm normalizes each column over the rows.
 * Logits have shape ``(N, C)``; labels ``y`` are ``N`` integers in ``0 .. C-1``.
 * Losses are **means** over the ``N`` rows, so gradients carry a factor ``1 / N``.
 """
@@ -73,7 +73,7 @@ def _row_sum(z):
 def batchnorm_forward(x, gamma, beta, state, train=True, momentum=0.1, eps=1e-5):
     r"""Batch normalization of a mini-batch, with torch's running statistics.
 
-    Training mode normalises each feature ``j`` with the statistics of the batch:
+    Training mode normalizes each feature ``j`` with the statistics of the batch:
 
     .. math::
 
@@ -87,17 +87,17 @@ def batchnorm_forward(x, gamma, beta, state, train=True, momentum=0.1, eps=1e-5)
 
     .. math::
 
-        running\_mean \leftarrow (1 - m)\, running\_mean + m\, \mu,
+        \mu_{\text{run}} \leftarrow (1 - \rho)\, \mu_{\text{run}} + \rho\, \mu,
 
-        running\_var \leftarrow (1 - m)\, running\_var + m\, \frac{N}{N-1} \sigma^2
+        \sigma^2_{\text{run}} \leftarrow (1 - \rho)\, \sigma^2_{\text{run}} + \rho\, \frac{N}{N-1} \sigma^2
         \quad \text{(unbiased)}.
 
     Evaluation mode (``train=False``) uses ``running_mean`` and ``running_var`` in place of
     ``mu`` and ``sigma^2`` and leaves them unchanged.
 
     Convention: this is exactly ``torch.nn.functional.batch_norm`` (and ``nn.BatchNorm1d``):
-    normalisation by the *biased* batch variance, running variance fed with the *unbiased*
-    one, ``momentum`` as the weight of the **new** batch (Keras' ``momentum`` is ``1 - m``),
+    normalization by the *biased* batch variance, running variance fed with the *unbiased*
+    one, ``momentum`` :math:`\rho` as the weight of the **new** batch (Keras' ``momentum`` is :math:`1 - \rho`),
     and fresh running statistics of mean 0 and variance 1. ``gamma`` and ``beta`` are
     learned parameters (trained by gradient descent like any weight), not hyper-parameters.
 
@@ -109,12 +109,13 @@ def batchnorm_forward(x, gamma, beta, state, train=True, momentum=0.1, eps=1e-5)
             call it holds ``"running_mean"`` and ``"running_var"`` (``(D,)`` each); in
             training they are replaced by their updated values.
         train: batch statistics (True) or running statistics (False).
-        momentum: weight ``m`` of the current batch in the running averages, ``0 <= m <= 1``.
+        momentum: weight :math:`\rho` of the current batch in the running averages, ``0 <= momentum <= 1``.
         eps: added to the variance before the square root, ``> 0``.
 
     Returns:
-        ``(out, cache)``: ``out`` has ``x``'s shape and kind; ``cache`` is what
-        :func:`batchnorm_backward` needs.
+        ``(out, cache)``: ``out`` has ``x``'s shape and kind; ``cache`` is the dict
+        ``{"x_hat": x_hat, "inv_std": 1 / sqrt(var + eps), "gamma": gamma, "train": train}`` that
+        :func:`batchnorm_backward` reads (``var`` is the variance used to normalize).
 
     Raises:
         ValueError: wrong shapes, ``N = 1`` in training (the variance of one value is 0;
@@ -173,19 +174,19 @@ def batchnorm_forward(x, gamma, beta, state, train=True, momentum=0.1, eps=1e-5)
                 f"shape {tuple(x.shape)}; use a batch of at least 2 rows or train=False."
             )
         mu = _mean0(x)
-        centred = x - mu
-        var = _mean0(centred * centred)  # biased: used to normalise
+        centered = x - mu
+        var = _mean0(centered * centered)  # biased: used to normalize
         # the running statistics are buffers, not part of the graph (as in torch)
         mu_s, var_s = (mu.detach(), var.detach()) if B.is_tensor(x) else (mu, var)
         state["running_mean"] = (1 - momentum) * running_mean + momentum * mu_s
         state["running_var"] = (1 - momentum) * running_var + momentum * var_s * (n / (n - 1))
     else:
-        centred = x - running_mean
+        centered = x - running_mean
         var = running_var
         state.setdefault("running_mean", running_mean)
         state.setdefault("running_var", running_var)
     inv_std = 1.0 / B.sqrt(var + eps)
-    x_hat = centred * inv_std
+    x_hat = centered * inv_std
     out = gamma * x_hat + beta
     cache = {"x_hat": x_hat, "inv_std": inv_std, "gamma": gamma, "train": bool(train)}
     return out, cache
@@ -194,27 +195,30 @@ def batchnorm_forward(x, gamma, beta, state, train=True, momentum=0.1, eps=1e-5)
 def batchnorm_backward(dout, cache):
     r"""Gradients of :func:`batchnorm_forward` with respect to ``x``, ``gamma`` and ``beta``.
 
-    With :math:`\hat x` the normalised input and :math:`s = 1/\sqrt{\sigma^2 + \epsilon}`:
+    With :math:`\hat x` the normalized input, :math:`\delta` = ``dout`` and ``inv_std`` =
+    :math:`1/\sqrt{\sigma^2 + \epsilon}` (:math:`\sigma^2_{\text{run}}` in evaluation):
 
     .. math::
 
-        \frac{\partial L}{\partial \beta_j} = \sum_i dout_{ij}, \qquad
-        \frac{\partial L}{\partial \gamma_j} = \sum_i dout_{ij}\, \hat x_{ij}.
+        \frac{\partial L}{\partial \beta_j} = \sum_i \delta_{ij}, \qquad
+        \frac{\partial L}{\partial \gamma_j} = \sum_i \delta_{ij}\, \hat x_{ij}.
 
     In training, ``mu`` and ``sigma^2`` depend on every row, so each ``dx`` row gets two
     correction terms (derived by the chain rule through the mean and the variance):
 
     .. math::
 
-        dx_{ij} = \frac{\gamma_j s_j}{N} \Big( N\, dout_{ij} - \sum_k dout_{kj}
-                  - \hat x_{ij} \sum_k dout_{kj} \hat x_{kj} \Big).
+        dx_{ij} = \frac{\gamma_j\, \mathrm{inv\_std}_j}{N} \Big( N\, \delta_{ij} - \sum_k \delta_{kj}
+                  - \hat x_{ij} \sum_k \delta_{kj} \hat x_{kj} \Big).
 
     In evaluation the running statistics are constants, so
-    :math:`dx_{ij} = \gamma_j s_j \, dout_{ij}`.
+    :math:`dx_{ij} = \gamma_j\, \mathrm{inv\_std}_j \, \delta_{ij}`.
 
     Args:
-        dout: ``(N, D)`` upstream gradient :math:`\partial L / \partial out`.
-        cache: the second value returned by :func:`batchnorm_forward`.
+        dout: ``(N, D)`` upstream gradient :math:`\delta = \partial L / \partial out`.
+        cache: the dict returned by :func:`batchnorm_forward`: ``{"x_hat": (N, D), "inv_std": (D,),
+            "gamma": (D,), "train": bool}`` (notebook 08's contract: a test can build it without
+            running the forward).
 
     Returns:
         ``(dx, dgamma, dbeta)`` with shapes ``(N, D)``, ``(D,)``, ``(D,)``.
@@ -244,9 +248,9 @@ def batchnorm_backward(dout, cache):
 def softmax(z):
     r"""Softmax of each row of ``z``.
 
-    .. math::  p_{ic} = \frac{e^{z_{ic} - m_i}}{\sum_k e^{z_{ik} - m_i}}, \qquad m_i = \max_k z_{ik}
+    .. math::  p_{ic} = \frac{e^{z_{ic} - z_{i,\max}}}{\sum_k e^{z_{ik} - z_{i,\max}}}, \qquad z_{i,\max} = \max_k z_{ik}
 
-    Subtracting the row maximum ``m_i`` changes nothing mathematically (it cancels) but keeps
+    Subtracting the row maximum ``z_{i,max}`` changes nothing mathematically (it cancels) but keeps
     every exponent ``<= 0``, so nothing overflows even for logits of size ``1e4``.
 
     Args:

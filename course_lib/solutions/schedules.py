@@ -1,7 +1,7 @@
 r"""Reference solutions for notebook 07: learning-rate schedules as functions of the step.
 
-Every schedule here is a pure function ``schedule(t, ...) -> float``: the learning rate used
-for update number ``t``, with ``t = 0`` the very first update. It equals the ``lr`` that the
+Every schedule here is a pure function ``schedule(t, ...) -> float``: the learning rate after
+``t`` updates, the one the next update uses (``t = 0``: the very first update). It equals the ``lr`` that the
 matching ``torch.optim.lr_scheduler`` class puts in ``optimizer.param_groups[0]["lr"]`` after
 ``t`` calls to ``scheduler.step()`` (one call after each ``optimizer.step()``)::
 
@@ -18,7 +18,7 @@ function                   torch scheduler it matches
 ``cosine_annealing``       ``CosineAnnealingLR(T_max, eta_min=lr_min)``
 ``cosine_warm_restarts``   ``CosineAnnealingWarmRestarts(T_0, T_mult, eta_min=lr_min)``
 ``cyclic``                 ``CyclicLR(base_lr, max_lr, step_size_up, mode=...)``
-``linear_warmup``          ``LinearLR(start_factor=1/W, end_factor=1, total_iters=W-1)``
+``linear_warmup``          ``LinearLR(start_factor=1/T_warm, end_factor=1, total_iters=T_warm-1)``
 =========================  =====================================================================
 
 torch computes several of these recursively (multiplying the previous ``lr``); the closed
@@ -85,6 +85,9 @@ def inverse_time_decay(t, lr0, decay_rate):
 
     .. math::  \eta_t = \frac{\eta_0}{1 + k\, t}, \qquad k = \text{decay\_rate}
 
+    With :math:`k > 0` it meets the Robbins-Monro conditions :math:`\sum_t \eta_t = \infty` and
+    :math:`\sum_t \eta_t^2 < \infty`, under which SGD converges despite its gradient noise.
+
     torch has no class for it; ``LambdaLR(opt, lambda t: 1 / (1 + k * t))`` gives the same rates.
 
     Args:
@@ -101,7 +104,7 @@ def inverse_time_decay(t, lr0, decay_rate):
 def cosine_annealing(t, lr0, T_max, lr_min=0.0):
     r"""Half a cosine from ``lr0`` down to ``lr_min`` over ``T_max`` steps (SGDR without restarts).
 
-    .. math::  \eta_t = \eta_{min} + \tfrac12 (\eta_0 - \eta_{min}) \left(1 + \cos\frac{\pi t}{T_{max}}\right)
+    .. math::  \eta_t = \eta_{\min} + \tfrac12 (\eta_0 - \eta_{\min}) \left(1 + \cos\frac{\pi t}{T}\right), \qquad T = \text{T\_max}
 
     This is the closed form of ``torch``'s ``CosineAnnealingLR(T_max, eta_min=lr_min)``. Like
     torch, the formula is not clamped: after ``T_max`` the rate climbs back along the cosine
@@ -112,7 +115,7 @@ def cosine_annealing(t, lr0, T_max, lr_min=0.0):
         t: step index, integer >= 0.
         lr0: initial (largest) rate :math:`\eta_0 \ge 0`.
         T_max: positive number of steps of the half period.
-        lr_min: smallest rate :math:`\eta_{min} \ge 0`, reached at ``t = T_max``.
+        lr_min: smallest rate :math:`\eta_{\min} \ge 0`, reached at ``t = T_max``.
     """
     name = "cosine_annealing"
     t = _step_index(name, t)
@@ -125,22 +128,22 @@ def cosine_annealing(t, lr0, T_max, lr_min=0.0):
 def cosine_warm_restarts(t, lr0, T_0, T_mult=1, lr_min=0.0):
     r"""Cosine annealing restarted from ``lr0`` at the end of each cycle (SGDR, Loshchilov & Hutter 2017).
 
-    Cycle :math:`i = 0, 1, \dots` lasts :math:`T_i = T_0 \, T_{mult}^i` steps. With
-    :math:`T_{cur}` the number of steps since the last restart,
+    Cycle :math:`i = 0, 1, \dots` lasts :math:`T_i = T_0 \, T_{\text{mult}}^i` steps. With
+    :math:`T_{\text{cur}}` the number of steps since the last restart,
 
-    .. math::  \eta_t = \eta_{min} + \tfrac12 (\eta_0 - \eta_{min}) \left(1 + \cos\frac{\pi T_{cur}}{T_i}\right)
+    .. math::  \eta_t = \eta_{\min} + \tfrac12 (\eta_0 - \eta_{\min}) \left(1 + \cos\frac{\pi T_{\text{cur}}}{T_i}\right)
 
     so the rate is ``lr0`` on the first step of every cycle and never quite reaches
     ``lr_min``. Matches ``torch``'s ``CosineAnnealingWarmRestarts(T_0, T_mult, eta_min=lr_min)``
     stepped once per update. The cycle is found with integer arithmetic (no floating-point
-    logarithm), so restarts land exactly on :math:`T_0 (T_{mult}^k - 1)/(T_{mult} - 1)`.
+    logarithm), so restarts land exactly on :math:`T_0 (T_{\text{mult}}^k - 1)/(T_{\text{mult}} - 1)`.
 
     Args:
         t: step index, integer >= 0.
         lr0: rate at each restart, :math:`\eta_0 \ge 0`.
         T_0: positive integer, length of the first cycle.
         T_mult: integer >= 1, factor by which each cycle is longer than the previous one.
-        lr_min: :math:`\eta_{min} \ge 0`.
+        lr_min: :math:`\eta_{\min} \ge 0`.
     """
     name = "cosine_warm_restarts"
     t = _step_index(name, t)
@@ -164,14 +167,14 @@ def cyclic(t, base_lr, max_lr, step_size_up, mode="triangular"):
     r"""Cyclical learning rate (Smith, 2017): a triangle wave between ``base_lr`` and ``max_lr``.
 
     A cycle lasts ``2 * step_size_up`` steps: the rate climbs linearly from ``base_lr`` to
-    ``max_lr`` during ``step_size_up`` steps, then back down. With :math:`s` =
-    ``step_size_up``, cycle number :math:`c = \lfloor t / 2s \rfloor + 1` and position
-    :math:`p = t \bmod 2s` in it,
+    ``max_lr`` during ``step_size_up`` steps, then back down. With :math:`T_{\text{up}}` =
+    ``step_size_up``, cycle number :math:`c = \lfloor t / 2T_{\text{up}} \rfloor` (0 for the first
+    cycle) and :math:`t_c = t - 2cT_{\text{up}}` the step within it,
 
-    .. math::  \eta_t = \eta_{base} + (\eta_{max} - \eta_{base}) \, \frac{s - |p - s|}{s} \, \sigma(c)
+    .. math::  \eta_t = \eta_{\min} + (\eta_{\max} - \eta_{\min}) \left(1 - \left|\frac{t_c}{T_{\text{up}}} - 1\right|\right) a_c
 
-    where :math:`\sigma(c) = 1` for ``"triangular"`` and :math:`\sigma(c) = 2^{-(c-1)}` for
-    ``"triangular2"`` (the peak halves every cycle). Matches ``torch``'s ``CyclicLR`` with
+    with :math:`\eta_{\min}` = ``base_lr``, :math:`\eta_{\max}` = ``max_lr``, and :math:`a_c = 1` for
+    ``"triangular"``, :math:`a_c = 2^{-c}` for ``"triangular2"`` (the peak halves every cycle). Matches ``torch``'s ``CyclicLR`` with
     ``step_size_down=None`` (equal to ``step_size_up``), stepped once per update.
 
     Args:
@@ -196,17 +199,17 @@ def cyclic(t, base_lr, max_lr, step_size_up, mode="triangular"):
 def linear_warmup(t, lr0, warmup_steps):
     r"""Linear warm-up to ``lr0`` over the first ``warmup_steps`` steps, then constant.
 
-    .. math::  \eta_t = \eta_0 \, \min\left(1, \frac{t + 1}{W}\right), \qquad W = \text{warmup\_steps}
+    .. math::  \eta_t = \eta_0 \, \min\left(1, \frac{t + 1}{T_{\text{warm}}}\right), \qquad T_{\text{warm}} = \text{warmup\_steps}
 
-    The first update already uses :math:`\eta_0 / W` (never 0, which would waste a step) and
-    step :math:`t = W - 1` is the first at the full rate. This is ``torch``'s
-    ``LinearLR(start_factor=1/W, end_factor=1.0, total_iters=W-1)``; combine it with a decay
-    schedule by multiplying the two, e.g. ``linear_warmup(t, 1, W) * cosine_annealing(t, lr0, T)``.
+    The first update already uses :math:`\eta_0 / T_{\text{warm}}` (never 0, which would waste a step)
+    and step :math:`t = T_{\text{warm}} - 1` is the first at the full rate. This is ``torch``'s
+    ``LinearLR(start_factor=1/T_warm, end_factor=1.0, total_iters=T_warm-1)``; combine it with a decay
+    schedule by multiplying the two, e.g. ``linear_warmup(t, 1, T_warm) * cosine_annealing(t, lr0, T)``.
 
     Args:
         t: step index, integer >= 0.
         lr0: the rate after warm-up, :math:`\eta_0 \ge 0`.
-        warmup_steps: positive integer :math:`W`; ``1`` means no warm-up.
+        warmup_steps: positive integer :math:`T_{\text{warm}}`; ``1`` means no warm-up.
     """
     name = "linear_warmup"
     t = _step_index(name, t)

@@ -49,7 +49,7 @@ def _backbone_norm_layers(model, head_name):
 
 
 class _StayInEval:
-    """The ``train`` method given to a frozen normalisation layer: whatever ``mode``, stay in eval.
+    """The ``train`` method given to a frozen normalization layer: whatever ``mode``, stay in eval.
 
     A small class rather than a bound function so that ``copy.deepcopy`` and ``pickle`` of
     the model keep the override (and rebind it to the copy).
@@ -72,7 +72,7 @@ def freeze_backbone(model, head_name="fc"):
 
     1. ``requires_grad = False`` on every backbone parameter: no gradient is computed for
        them and an optimizer step leaves them unchanged (the head keeps its setting);
-    2. every backbone BatchNorm layer in **eval** mode: it normalises with its stored
+    2. every backbone BatchNorm layer in **eval** mode: it normalizes with its stored
        running statistics and stops updating them. ``requires_grad`` alone does not do this:
        in train mode a BatchNorm layer uses the batch's statistics and overwrites its
        running mean and variance at every forward pass, so the "frozen" backbone would still
@@ -119,7 +119,7 @@ def unfreeze_backbone(model, head_name="fc"):
 
 
 def is_frozen_norm(module):
-    """True for a normalisation layer that :func:`freeze_backbone` pinned in eval mode."""
+    """True for a normalization layer that :func:`freeze_backbone` pinned in eval mode."""
     return isinstance(vars(module).get("train"), _StayInEval)
 
 
@@ -127,7 +127,7 @@ def replace_head(model, num_classes, head_name="fc"):
     """Put a new, trainable ``nn.Linear(in_features, num_classes)`` in place of the head.
 
     The new layer keeps the old one's ``in_features``, bias setting, dtype and device; its
-    weights are freshly initialised (torch's default for ``nn.Linear``) and trainable even
+    weights are freshly initialized (torch's default for ``nn.Linear``) and trainable even
     when the backbone is frozen.
 
     Args:
