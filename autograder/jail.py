@@ -465,8 +465,8 @@ class StudentProcess:
             self._buf += self._read_some(deadline, what)
         data, self._buf = self._buf[8:8 + n], self._buf[8 + n:]
         try:
-            msg = json.loads(data.decode())
-        except (ValueError, UnicodeDecodeError):
+            msg = wire.loads(data)   # refuses a frame with more structure than a reply may have, before parsing
+        except wire.WireError:
             self.kill()
             raise StudentCodeError("your code wrote over the grader's channel, so the grader stopped it") from None
         if not isinstance(msg, dict):

@@ -292,12 +292,16 @@ class Session:
                     or not all(isinstance(e, list) and len(e) == 2 and type(e[0]) in (int, str) for e in sync):
                 raise wire.WireError("a reply that is not what the grader asked for")
             back = [(originals[key], self._codec(budget=budget).decode(enc)) for key, enc in sync if key in originals]
-            value = self._codec(params_of, budget).decode(reply.get("value"))
         except wire.WireError as e:
             raise ResultRefused(f"your function returned {e}, so the grader did not read it") from None
+        # the arguments' changes first: a returned parameter names the model as the call left it
+        # (a head the function replaced is found under its name)
         for orig, new in back:
             apply_in_place(orig, new)
-        return value
+        try:
+            return self._codec(params_of, budget).decode(reply.get("value"))
+        except wire.WireError as e:
+            raise ResultRefused(f"your function returned {e}, so the grader did not read it") from None
 
     def getattr(self, ref, name):
         reply = self._reply({"op": "getattr", "ref": ref, "name": name})
