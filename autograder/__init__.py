@@ -4,7 +4,7 @@ Where things are:
 
 * ``cli.py``          -- the ``course`` command (lab, release, check, grade, demo) and its error handling.
 * ``course_dir.py``   -- finding the course (``notebooks/``) and its assignments.
-* ``student_lib.py``  -- the copy of ``course_lib`` students receive: support modules only.
+* ``student_lib.py``  -- the copy of ``course_lib`` students receive: the package without ``solutions/``.
 * ``pipeline.py``     -- nbgrader's own generate_assignment / autograde / generate_feedback,
   run in a private staging course directory.
 * ``grading.py``      -- ``course check`` and ``course grade``: jobs, worker processes or Dask,
@@ -12,7 +12,11 @@ Where things are:
 * ``execute.py``      -- nbgrader's execute step replaced: student cells in the sandbox, test cells
   (from the instructor's source) here.
 * ``jail.py``         -- the sandbox: Linux namespaces, a file system without the instructor's
-  files, no network, limits.
+  files, no network, limits; it picks how to build the sandbox on this machine.
+* ``jail_setup.py``   -- what runs first inside the new namespaces (standard library only): mounts,
+  masks, the unprivileged uid, the limits, then the student process.
+* ``cgroups.py``      -- memory and process limits for a sandbox's whole process tree (cgroups v1 or v2).
+* ``pool.py``         -- the grading workers: a crashed worker costs only its own job, the pool refills.
 * ``student_process.py`` -- what runs inside the sandbox: the student's cells and functions.
 * ``remote.py``, ``wire.py`` -- calling a student's function from a test; plain data only across.
 * ``feedback.py``     -- what a student is shown: scores and failure messages, never hidden tests;

@@ -83,7 +83,8 @@ def _read(path):
         return ""
 
 
-def _alive(pid):
+def pid_alive(pid):
+    """Whether a process ``pid`` exists (owned by anyone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -104,7 +105,7 @@ def _sweep(parent):
             pid = int(name[len(PREFIX):].split("-")[0])
         except ValueError:
             continue
-        if pid != os.getpid() and not _alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             TreeCgroup([parent / name], "2" if (parent / name / "cgroup.kill").exists() else "1").remove(kill=True)
 
 

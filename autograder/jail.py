@@ -466,9 +466,11 @@ class StudentProcess:
         data, self._buf = self._buf[8:8 + n], self._buf[8 + n:]
         try:
             msg = wire.loads(data)   # refuses a frame with more structure than a reply may have, before parsing
-        except wire.WireError:
+        except wire.WireError as e:
             self.kill()
-            raise StudentCodeError("your code wrote over the grader's channel, so the grader stopped it") from None
+            if "bytes that are not a message" in str(e):
+                raise StudentCodeError("your code wrote over the grader's channel, so the grader stopped it") from None
+            raise StudentCodeError(f"your code sent back {e}, so the grader stopped it") from None
         if not isinstance(msg, dict):
             self.kill()
             raise StudentCodeError("your code wrote over the grader's channel, so the grader stopped it")

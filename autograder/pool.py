@@ -26,6 +26,8 @@ from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from autograder.cgroups import pid_alive
+
 LEDGER = "ledger"
 BATCH_PREFIX = "course-grade-"
 PR_SET_CHILD_SUBREAPER = 36
@@ -67,18 +69,8 @@ def _remove_stale(parent=None):
             pid = int((p / "owner").read_text().strip())
         except (OSError, ValueError):
             continue
-        if pid != os.getpid() and not _alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             shutil.rmtree(p, ignore_errors=True)
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _set_subreaper(on):
