@@ -24,6 +24,15 @@ Where things are:
 * ``submissions.py``  -- reading a folder of submissions (regular files only, never through a link,
   size and depth capped) and rejecting bad files with one sentence.
 * ``shown.py``        -- student ids, file names and messages escaped for report.txt, summary.txt, grades.csv.
+* ``zygote.py``       -- the pre-started student process a grading worker forks each submission's from.
+* ``course_config.py`` -- the term's ``course.toml`` (due dates, extensions, late policy) and the roster.
+* ``deadlines.py``    -- submission times (``timestamp.txt``) and what lateness costs.
+* ``final_grades.py`` -- saved raw scores with the late policy applied, for every table and export.
+* ``exchange.py``     -- nbgrader's exchange: release into it, collect students' submissions from it.
+* ``canvas_zip.py``   -- submissions from a Canvas "Download Submissions" zip.
+* ``export.py``       -- grades out to Canvas's and Moodle's gradebook imports, or a plain CSV.
+* ``similarity.py``   -- per exercise, pairs of unusually alike solutions (copydetect), as an HTML report.
+* ``class_report.py`` -- ``summary.html``: the class's histograms, pass rates and common failures.
 * ``workspace.py``    -- the student workspace that ``course lab`` keeps in sync with the release.
 * ``demo.py``         -- ``course demo``: a simulated class, graded.
 """

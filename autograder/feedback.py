@@ -204,9 +204,9 @@ class SafeCells(Preprocessor):
 
 # -- after rendering: the page ------------------------------------------------------------
 
-ALLOWED_TAGS = {"a", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4",
-                "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "samp", "small", "span", "strong",
-                "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul"}
+ALLOWED_TAGS = {"a", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em", "h1", "h2",
+                "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "samp", "small", "span",
+                "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul"}
 DROPPED_WITH_CONTENT = {"script", "style", "template", "iframe", "frame", "frameset", "object", "embed", "applet",
                         "noscript", "noembed", "noframes", "textarea", "title", "head", "svg", "math", "select",
                         "xmp", "plaintext", "video", "audio", "canvas", "form", "button", "input"}

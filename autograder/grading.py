@@ -38,6 +38,7 @@ from autograder.jail import Limits
 from autograder.submissions import Submission, collect, read_notebook_problem
 
 GRADES_HEADER = ["student_id", "assignment", "score", "max_score"]
+TABLES_EVERY_S = 2.0   # grades.csv, report.txt and summary.txt are rewritten at most this often while a batch runs
 STATE_DIR = ".course-grading"
 
 
@@ -177,8 +178,12 @@ def _stage_for(course_root, assignment, options):
             if template:
                 _STAGES[key] = Stage(course_root, _TEMPLATE["assignments"], isolation=options.isolation,
                                      limits=options.limits, template=template)
-            else:
-                _STAGES[key] = Stage(course_root, [assignment], isolation=options.isolation, limits=options.limits)
+            else:   # a Dask worker, or `course check`: the generated stage from this machine's cache
+                from autograder.pipeline import generated_stage
+
+                made = generated_stage(course_root, [assignment], isolation=options.isolation, limits=options.limits)
+                _STAGES[key] = Stage(course_root, [assignment], isolation=options.isolation, limits=options.limits,
+                                     template=made)
             atexit.register(_STAGES[key].close)
         return _STAGES[key]
 
@@ -194,10 +199,14 @@ def grade_job(course_root, job, options=Options()):
         start = time.perf_counter()
         res = grade_submission(stage, job)
         res.seconds = round(time.perf_counter() - start, 3)
+        # the pages made safe here, in parallel, not one after the other in the main process;
+        # the result is final now (problems included), so the pages are the ones it would write
+        res.feedback = {nb: _with_problems(page, res) for nb, page in res.feedback.items() if page}
+        res.pages_final = True   # an attribute, not a field: records stay as they are
         return res
 
 
-def warm_up(template=None, assignments=(), memory_mb=None):
+def warm_up(template=None, assignments=(), memory_mb=None, isolation=None):
     """Pay the one-off imports (nbgrader, torch and its first optimizer step) once per worker.
 
     ``template``: a stage the main process already generated for the batch's assignments;
@@ -216,12 +225,42 @@ def warm_up(template=None, assignments=(), memory_mb=None):
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
-    if template:
-        _TEMPLATE.update(dir=template, assignments=list(assignments))
-    import nbgrader.converters  # noqa: F401
+    if isolation == "namespaces":
+        from autograder import jail
+
+        if hasattr(jail, "start_zygote"):
+            jail.start_zygote()   # its imports run meanwhile, in its own process
+    import autograder.pipeline  # noqa: F401 - nbgrader, its converters and preprocessors
     import torch
 
     torch.set_num_threads(1)  # N workers share N cores: tiny tensors are slower with threads fighting over them
+    p = torch.zeros(1, requires_grad=True)
+    p.grad = torch.zeros(1)
+    torch.optim.SGD([p], lr=0.1).step()
+    if template:
+        _TEMPLATE.update(dir=_wait_for_template(Path(template)), assignments=list(assignments))
+
+
+def _wait_for_template(ready, timeout_s=None):
+    """The generated stage's folder: the text of ``ready`` (the main process writes it once the
+    stage is made), or ``ready`` itself where that is already a stage's folder."""
+    from autograder.pool import START_TIMEOUT_S
+
+    if (ready / "source").is_dir():
+        return str(ready)
+    deadline = time.monotonic() + (START_TIMEOUT_S if timeout_s is None else timeout_s)
+    while not ready.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the generated assignments did not appear within {START_TIMEOUT_S} s")
+        time.sleep(0.05)
+    return ready.read_text(encoding="utf-8").strip()
+
+
+def warm_up_dask():
+    """:func:`warm_up`'s imports for a Dask worker (its signals and memory are Dask's own)."""
+    import autograder.pipeline  # noqa: F401
+    import torch
+
     p = torch.zeros(1, requires_grad=True)
     p.grad = torch.zeros(1)
     torch.optim.SGD([p], lr=0.1).step()
@@ -257,16 +296,19 @@ def check_notebook(course_root, path, isolation="none"):
     assignment = _assignment_for(course_root, path)
     names = notebooks_of(course_root, assignment)
     name = path.stem if path.stem in names else names[0]
-    from autograder.pipeline import Stage  # nbgrader takes seconds to import: only once the input is good
+    if isolation == "namespaces":
+        from autograder import jail
+
+        jail.require_isolation()
+        if hasattr(jail, "start_zygote"):
+            jail.start_zygote()   # the student process's imports run while this one imports nbgrader
+    from autograder.pipeline import Stage, generated_stage  # nbgrader takes seconds to import: only once the input is good
 
     sub = Submission("you", assignment, path.parent, {name: path})
     if path.stem not in names:
         sub.problems.append(f"{path.name} was graded as {name}.ipynb of {assignment}.")
-    if isolation == "namespaces":
-        from autograder.jail import require_isolation
-
-        require_isolation()
-    with Stage(course_root, [assignment], isolation=isolation) as stage:
+    made = generated_stage(course_root, [assignment], isolation=isolation)   # cached: generated once per source version
+    with Stage(course_root, [assignment], isolation=isolation, template=made) as stage:
         return grade_submission(stage, sub)
 
 
@@ -394,9 +436,12 @@ class Progress:
 
     def save(self, res, key):
         fb_dest = feedback_dir(self.out, res.student, res.assignment)
+        final = getattr(res, "pages_final", False)   # made safe already, in the worker (see :func:`grade_job`)
         for nb_name in self.expected[res.assignment]:
             page = res.feedback.get(nb_name)
-            _write_atomic(fb_dest / f"{nb_name}.html", _with_problems(page, res) if page else _problem_page(res, nb_name))
+            if page:
+                page = page if final else _with_problems(page, res)
+            _write_atomic(fb_dest / f"{nb_name}.html", page or _problem_page(res, nb_name))
         record = {"key": key, "result": {k: v for k, v in asdict(res).items() if k != "feedback"}}
         _write_atomic(self._record_path(res.student, res.assignment), json.dumps(record))
         self.results[(res.student, res.assignment)] = res
@@ -433,9 +478,10 @@ def class_summary(results):
         lines.append(f"{one_line(a)}: {len(rs)} submission(s), mean {_fmt(mean)} / {_fmt(mx)}, {full} with full marks, "
                      f"{sum(1 for r in rs if r.problems)} with problems")
         cells = defaultdict(list)
+        gids = list(dict.fromkeys(c[1] for rr in rs for c in rr.cells))   # once, not once per result
         for r in rs:
             graded = {c[1]: c for c in r.cells}
-            for gid in dict.fromkeys(c[1] for rr in rs for c in rr.cells):
+            for gid in gids:
                 cells[gid].append(graded.get(gid))
         for gid, entries in cells.items():
             passed = sum(1 for c in entries if c is not None and c[2] >= c[3])
@@ -494,13 +540,18 @@ def grade_class(course_root, submissions_dir, out_dir, progress=True, workers=No
     reused = len(jobs) - len(todo)
     store.write_tables(skipped)
     bar = tqdm(total=len(jobs), initial=reused, desc="grading", unit="notebook", disable=not progress, file=sys.stderr)
+    written = time.monotonic()
     try:
         for job, res in _run_jobs(course_root, todo, workers, dask_address, options):
             if getattr(res, "transient", False):
                 store.results[(res.student, res.assignment)] = res   # in the tables, not saved: the next run regrades it
             else:
                 store.save(res, job.key)
-            store.write_tables(skipped)
+            # the tables at most every TABLES_EVERY_S (and at the end): each record is saved at once,
+            # so a stopped batch still loses nothing, and a rerun writes the tables from the records
+            if time.monotonic() - written >= TABLES_EVERY_S:
+                store.write_tables(skipped)
+                written = time.monotonic()
             bar.update(1)
     finally:
         bar.close()
@@ -525,20 +576,29 @@ def _run_jobs(course_root, jobs, workers, dask_address, options):
     # always worker processes, even one: they ignore Ctrl-C, so stopping a batch never turns the
     # submission being graded into a false result (nbgrader's own code swallows KeyboardInterrupt)
     workers = min(workers or os.cpu_count() or 1, len(jobs))
-    from autograder.pipeline import Stage
+    from autograder.pipeline import generated_stage
     from autograder.pool import BatchDir, WorkerPool
 
     grade = grade_job   # looked up now, so that a test can put its own in
     batch = BatchDir()
+    pool = None
     try:
         assignments = sorted({j.assignment for j in jobs})
-        template = Stage(course_root, assignments, isolation=options.isolation, limits=options.limits,
-                         parent=batch.new_folder("template"))
-        pool = WorkerPool(workers, batch, init=warm_up, init_args=(str(template.dir), assignments, options.worker_memory_mb))
+        # the workers start first (imports, torch's first step: seconds each) and wait for the
+        # generated stage, which this process makes meanwhile, or takes from the user's cache
+        ready = batch.path / "template"
+        pool = WorkerPool(workers, batch, init=warm_up, init_args=(str(ready), assignments, options.worker_memory_mb, options.isolation))
+        pool.start(len(jobs))
+        template = generated_stage(course_root, assignments, isolation=options.isolation, limits=options.limits)
+        tmp = batch.path / ".template"
+        tmp.write_text(str(template), encoding="utf-8")
+        os.replace(tmp, ready)
         fn = functools.partial(grade, options=options)
         for i, (status, value) in pool.run(jobs, fn, (str(course_root),), timeout=lambda job: job_timeout(job, options)):
             yield jobs[i], _result_of(jobs[i], status, value)
     finally:
+        if pool is not None:
+            pool.stop()
         batch.remove()
 
 
@@ -577,6 +637,10 @@ def _run_on_dask(course_root, jobs, address, options):
     except (OSError, TimeoutError) as e:
         raise CourseError(f"Could not reach the Dask scheduler at {address} ({e}): start one with `dask scheduler` and give its address.") from None
     try:
+        try:   # each worker's one-off imports now, on all of them at once, not in its first job
+            client.run(warm_up_dask)
+        except Exception:  # noqa: BLE001 - only a saving: the jobs pay the imports instead
+            pass
         futures = {client.submit(grade_job, str(course_root), job, options, pure=False, key=f"grade-{job.key[:16]}-{i}"): job
                    for i, job in enumerate(jobs)}
         for fut in as_completed(futures):

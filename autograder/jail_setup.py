@@ -308,8 +308,12 @@ def _die_with_parent():
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def enter(spec):
-    """Steps 1-3 in this process; returns only in the outer process, with the sandbox's wait status."""
+def enter(spec, in_process=False):
+    """Steps 1-3 in this process; returns in the outer process, with the sandbox's wait status.
+
+    With ``in_process`` (a zygote's child, :mod:`autograder.zygote`) it also returns, with ``None``,
+    in the student process, at the point where it would otherwise ``execve``: in the sandbox,
+    with its descriptors closed and no capabilities, dumpable again as an ``execve`` makes it."""
     for f in spec["cgroup_procs"]:
         _write(f, str(os.getpid()))
     ns = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
@@ -361,6 +365,9 @@ def enter(spec):
         if student:
             reap_until(student, w)
         close_fds(spec["keep_fds"])
+        if in_process:
+            prctl(PR_SET_DUMPABLE, 1)
+            return None
         os.execve(spec["argv"][0], spec["argv"], spec["env"])
     except (SetupError, OSError) as e:
         os.write(2, f"sandbox: {e}\n".encode(errors="replace"))

@@ -180,6 +180,77 @@ class PipelineError(Exception):
         return (errors or [ln for ln in lines if ln] or ["no log"])[-1][:200]
 
 
+CACHE_ENV = "COURSE_CACHE_DIR"    # folder of generated stages (unset: $XDG_CACHE_HOME/optim-course, else ~/.cache/optim-course)
+CACHE_KEEP = 16                   # generated stages kept there (the oldest go first)
+_STAGE_IGNORE = (".ipynb_checkpoints", "__pycache__", "course_lib")
+
+
+def cache_dir():
+    """The user's folder of generated stages (mode 700: they hold the solutions and hidden tests)."""
+    base = os.environ.get(CACHE_ENV) or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                                                     "optim-course")
+    return Path(base) / "stages"
+
+
+def stage_key(course_root, assignments):
+    """A checksum of everything ``generate_assignment`` makes a stage from: each assignment's source
+    folder, the student ``course_lib``, this module and :mod:`autograder.student_lib` (the
+    configuration and the copy) and nbgrader's version. Any change gives another key."""
+    import nbgrader
+
+    from autograder import student_lib
+
+    h = hashlib.sha256(b"course-stage-1\0" + nbgrader.__version__.encode() + b"\0")
+    for own in (Path(__file__), Path(student_lib.__file__)):
+        h.update(hashlib.sha256(own.read_bytes()).digest())
+    for name in student_lib.student_modules():
+        h.update(name.encode() + b"\0" + hashlib.sha256((student_lib.PACKAGE_DIR / name).read_bytes()).digest())
+    root = Path(course_root) / "notebooks"
+    for a in sorted(assignments):
+        h.update(b"assignment\0" + a.encode() + b"\0")
+        for p in sorted((root / a).rglob("*")):
+            rel = p.relative_to(root / a)
+            if p.is_file() and not any(part in _STAGE_IGNORE for part in rel.parts):
+                h.update(rel.as_posix().encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()[:32]
+
+
+def generated_stage(course_root, assignments, isolation="namespaces", limits=None):
+    """The folder of a stage generated for ``assignments`` (``source/``, ``release/``,
+    ``gradebook.db``), from the user's cache (:func:`cache_dir`) when one was made from the very
+    same files (:func:`stage_key`), else generated now and kept there. Never written once made:
+    each :class:`Stage` works on its own copy (``template=``), with its own gradebook."""
+    folder = cache_dir()
+    final = folder / stage_key(course_root, assignments)
+    if (final / "complete").exists():
+        with contextlib.suppress(OSError):
+            os.utime(final)
+        return final
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(folder.parent, 0o700)
+        os.chmod(folder, 0o700)
+    stage = Stage(course_root, assignments, isolation=isolation, limits=limits, parent=folder)
+    try:
+        (stage.dir / "complete").write_text("")
+        os.replace(stage.dir, final)    # atomic; another process that made it first wins
+    except OSError:
+        stage.close()
+        if not (final / "complete").exists():
+            raise
+    _trim_cache(folder)
+    return final
+
+
+def _trim_cache(folder):
+    try:
+        done = sorted((p for p in folder.iterdir() if (p / "complete").exists()), key=lambda p: p.stat().st_mtime)
+    except OSError:
+        return
+    for p in done[:-CACHE_KEEP]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
 class Stage:
     """A private nbgrader course directory for one command; delete it with :meth:`close`."""
 
@@ -190,7 +261,8 @@ class Stage:
         from course_lib.runtime import data_dir
 
         # the sandbox must not see the checkout, this stage (source notebooks, gradebook) or `hide`
-        hide = [self.course_root, self.dir, *hide]
+        cache = cache_dir()   # generated stages: the solutions and hidden tests
+        hide = [self.course_root, self.dir, *([cache] if cache.exists() else []), *hide]
         self.config = nbgrader_config(self.dir, isolation, limits, data_dir(), hide)
         self.assignments = list(assignments) if assignments is not None else list_assignments(self.course_root)
         if template is not None:  # a copy of a stage made for the same assignments: no need to generate again
@@ -201,7 +273,7 @@ class Stage:
         for a in self.assignments:
             src = self.course_root / "notebooks" / a
             dest = self.dir / "source" / a
-            shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "course_lib"))
+            shutil.copytree(src, dest, ignore=shutil.ignore_patterns(*_STAGE_IGNORE))
             copy_student_lib(dest)
             _run(GenerateAssignment, self.dir, self.config, f"generate the student version of {a}", assignment_id=a)
 

@@ -227,7 +227,24 @@ class WorkerPool:
         self.max_losses = max_losses
         self.ctx = multiprocessing.get_context("spawn")
         self._count = 0
+        self._started = []  # workers started early by :meth:`start`
+        self._reaper = False
         self.lost = 0       # workers that died or were stopped while the batch ran (for tests and the curious)
+
+    def start(self, n_jobs):
+        """Start the workers now (their imports and set-up run meanwhile); :meth:`run` uses them."""
+        if not self._started:
+            self._reaper = _set_subreaper(True)   # before they start anything: what they leave comes to us
+            self._started = [self._spawn() for _ in range(min(self.n, n_jobs))]
+
+    def stop(self):
+        """Stop workers started by :meth:`start` that :meth:`run` never took over."""
+        started, self._started = self._started, []
+        for w in started:
+            self._retire(w)
+        if started and self._reaper:
+            _set_subreaper(False)
+        self._reaper = False
 
     def _spawn(self):
         self._count += 1
@@ -241,8 +258,11 @@ class WorkerPool:
         queue = deque(range(len(jobs)))
         losses = {}
         reaper = _set_subreaper(True)
-        pool = [self._spawn() for _ in range(min(self.n, len(jobs)))]
+        pool, self._started, self._reaper = self._started, [], False
+        for w in pool:   # started early: their start-up time counts from now, as for the others
+            w.born = time.monotonic()
         try:
+            pool += [self._spawn() for _ in range(min(self.n, len(jobs)) - len(pool))]
             while queue or any(w.job is not None for w in pool):
                 for w in pool:
                     if w.ready and w.job is None and queue and w.proc.is_alive():

@@ -32,14 +32,20 @@ GRADING_SEED = 0
 
 def seed_global_rngs(seed=GRADING_SEED):
     """Seed Python's and NumPy's global generators, so that a submission that draws from them
-    (``np.random.permutation`` where it should use its ``rng``) gets the same grade every time.
-    torch's default generator already starts from a fixed seed."""
+    (``np.random.permutation`` where it should use its ``rng``) gets the same grade every time;
+    and torch's, where torch is imported already (a process forked from the zygote,
+    :mod:`autograder.zygote`). A fresh process's torch seeds its generator from the operating
+    system when it is imported (torch 2), so there a submission that draws from ``torch.rand``
+    without a generator of its own may get a different grade each time."""
     import random
 
     import numpy
 
     random.seed(seed)
     numpy.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
 
 
 class CappedText(io.TextIOBase):

@@ -1,4 +1,5 @@
-"""Reading submissions: ``SUBMISSIONS/<student>/<assignment>/<notebook>.ipynb``.
+"""Reading submissions: ``SUBMISSIONS/<student>/<assignment>/<notebook>.ipynb`` (and the
+``timestamp.txt`` beside them that nbgrader's exchange writes: :mod:`autograder.deadlines`).
 
 Students write this tree, so nothing in it is trusted, whoever runs the grader:
 
@@ -57,6 +58,7 @@ class Submission:
     folder: Path
     notebooks: dict = field(default_factory=dict)   # notebook name -> its bytes (or the path of the file to grade)
     problems: list = field(default_factory=list)     # one sentence each
+    submitted_at: object = None                      # aware datetime from its timestamp.txt, or None
 
 
 def kind_of(mode):
@@ -330,7 +332,13 @@ def _match(student, assignment, a_fd, a_path, names):
         files[missing[0]] = files.pop(extra[0])
         sub.problems.append(f"{shown(extra[0] + '.ipynb')} was graded as {missing[0]}.ipynb (the notebook was renamed).")
         missing, extra = [], []
-    ignored = [shown(f"{e}.ipynb") for e in extra] + [shown(e) for e in entries if not e.endswith(".ipynb")]
+    from autograder.deadlines import TIMESTAMP_FILE, read_submission_time
+
+    if TIMESTAMP_FILE in entries:   # nbgrader's record of when it was submitted (course collect keeps it)
+        sub.submitted_at, problem = read_submission_time(a_fd)
+        if problem:
+            sub.problems.append(problem)
+    ignored = [shown(f"{e}.ipynb") for e in extra] + [shown(e) for e in entries if not e.endswith(".ipynb") and e != TIMESTAMP_FILE]
     if ignored or more:
         count = len(ignored) + more
         shown_list = ", ".join(ignored[:IGNORED_SHOWN]) + (f" and {count - IGNORED_SHOWN} more" if count > IGNORED_SHOWN else "")

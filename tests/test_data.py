@@ -92,3 +92,38 @@ def test_a_seed_or_a_random_state_also_shuffles_reproducibly():
     legacy = minibatches(X, y, 4, np.random.RandomState(3))
     order = np.concatenate([xb[:, 0] for xb, _ in legacy]).astype(int)
     np.testing.assert_array_equal(order, np.random.RandomState(3).permutation(11))
+
+
+@pytest.mark.parametrize("n,d", [(1, 2), (2, 1), (5, 3), (7, 2)])
+def test_minibatch_noise_is_the_average_over_every_batch(n, d):
+    import itertools
+
+    from course_lib.solutions.data import minibatch_noise
+
+    grads = np.random.default_rng(n * 10 + d).normal(size=(n, d))
+    full = grads.mean(axis=0)
+    sigma2 = float(np.mean(np.sum((grads - full) ** 2, axis=1)))
+    for B in range(1, n + 1):
+        # the truth by exhaustive enumeration: every batch of B distinct examples is equally likely
+        exact = np.mean([np.sum((grads[list(idx)].mean(axis=0) - full) ** 2)
+                         for idx in itertools.combinations(range(n), B)])
+        assert minibatch_noise(sigma2, B, n) == pytest.approx(exact, rel=1e-10, abs=1e-14)
+
+
+def test_minibatch_noise_matches_the_batches_of_minibatches_and_rejects_bad_sizes():
+    from course_lib.solutions.data import minibatch_noise
+
+    # a Monte-Carlo check through minibatches itself: the first batch of each shuffle is a random batch
+    rng = np.random.default_rng(0)
+    grads = rng.normal(size=(40, 2))
+    full = grads.mean(axis=0)
+    sigma2 = float(np.mean(np.sum((grads - full) ** 2, axis=1)))
+    errors = [np.sum((minibatches(grads, grads, 8, rng)[0][0].mean(axis=0) - full) ** 2) for _ in range(20000)]
+    assert np.mean(errors) == pytest.approx(minibatch_noise(sigma2, 8, 40), rel=0.03)
+    assert minibatch_noise(2.0, np.int64(1), np.int64(9)) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="batch_size <= n"):
+        minibatch_noise(1.0, 5, 4)
+    with pytest.raises(TypeError, match="integer"):
+        minibatch_noise(1.0, 2.5, 4)
+    with pytest.raises(ValueError, match="sigma2 >= 0"):
+        minibatch_noise(-1.0, 2, 4)

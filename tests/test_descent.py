@@ -56,3 +56,53 @@ def test_torch_path_follows_the_closed_form_on_the_bowl_and_stops_on_divergence(
     np.testing.assert_allclose(path, expected, rtol=1e-12)
     diverged = torch_path(bowl, torch.optim.SGD, start=(1.0, 1.0), n_steps=500, lr=0.2)
     assert len(diverged) < 501 and np.all(np.isinf(diverged[-1]))
+
+
+def _sgd_converges(H, lr, steps=5000):
+    """Whether torch.optim.SGD on 0.5 w^T H w (gradient H w) shrinks |w| a hundredfold within `steps` steps."""
+    Ht = torch.tensor(H)
+    w = torch.tensor(np.random.default_rng(0).normal(size=len(H)), requires_grad=True)
+    start = w.detach().norm().item()
+    opt = torch.optim.SGD([w], lr=lr)
+    for _ in range(steps):
+        w.grad = Ht @ w.detach()
+        opt.step()
+        norm = w.detach().norm().item()
+        if norm < 1e-2 * start:
+            return True
+        if not norm < 1e6 * start:
+            return False
+    return False
+
+
+@pytest.mark.parametrize("d,seed", [(1, 0), (2, 1), (3, 2), (5, 3)])
+def test_max_stable_lr_is_the_boundary_that_torch_sgd_finds(d, seed):
+    from course_lib.solutions.descent import max_stable_lr
+
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    H = Q @ np.diag(rng.uniform(0.2, 5.0, size=d)) @ Q.T
+    H = (H + H.T) / 2
+    before = H.copy()
+    # the truth by simulation: bisect on the learning rate between one that converges and one that diverges
+    lo, hi = 0.05, 10.0
+    assert _sgd_converges(H, lo) and not _sgd_converges(H, hi)
+    for _ in range(14):     # in log space: the bracket ends within a factor 1.0004
+        mid = np.sqrt(lo * hi)
+        lo, hi = (mid, hi) if _sgd_converges(H, mid) else (lo, mid)
+    assert max_stable_lr(H) == pytest.approx(np.sqrt(lo * hi), rel=2e-3)
+    np.testing.assert_array_equal(H, before)
+    # the bound itself is excluded: at exactly 2 / lambda_max the steepest coefficient keeps its size
+    assert not _sgd_converges(H, max_stable_lr(H))
+
+
+def test_max_stable_lr_rejects_what_is_not_a_positive_definite_hessian():
+    from course_lib.solutions.descent import max_stable_lr
+
+    assert max_stable_lr(np.diag([0.5, 4.0, 1.0])) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="square"):
+        max_stable_lr(np.ones(3))
+    with pytest.raises(ValueError, match="symmetric"):
+        max_stable_lr(np.array([[1.0, 2.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="positive-definite"):
+        max_stable_lr(np.diag([1.0, -1.0]))

@@ -143,3 +143,38 @@ def test_weights_newest_is_largest_and_empty_for_t0():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ---------------------------------------------------------------------- lag on a ramp
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.3, 0.6, 0.9, 0.97])
+@pytest.mark.parametrize("slope", [1.0, -2.5])
+def test_lag_measured_on_a_ramp(beta, slope):
+    # Truth by simulation: run the recursion on a long ramp and see how far behind the ramp it ends.
+    from course_lib.solutions.ewma import ewma_lag
+
+    n = 5000
+    ramp = slope * np.arange(1, n + 1, dtype=float)
+    v = 0.0
+    for x_t in ramp:
+        v = beta * v + (1 - beta) * x_t
+    measured = (ramp[-1] - v) / slope
+    assert isinstance(ewma_lag(beta), float)
+    assert ewma_lag(beta) == pytest.approx(measured, rel=1e-9, abs=1e-12)
+
+
+def test_lag_is_the_mean_age_of_the_weights():
+    from course_lib.solutions.ewma import ewma_lag
+
+    w = ewma_weights(4000, 0.95)[::-1]          # newest first: age 0, 1, 2, ...
+    assert ewma_lag(0.95) == pytest.approx(np.sum(np.arange(4000) * w), rel=1e-9)
+    assert ewma_lag(0.9) == pytest.approx(9.0, rel=1e-14)
+
+
+def test_lag_bad_beta():
+    from course_lib.solutions.ewma import ewma_lag
+
+    for bad in (1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="beta"):
+            ewma_lag(bad)

@@ -8,8 +8,11 @@ import torch.nn.functional as F
 
 from course_lib.solutions.layers import (
     batchnorm_backward,
+    batchnorm_backward_staged,
     batchnorm_forward,
     cross_entropy,
+    diagnose_activations,
+    initial_loss,
     softmax,
     softmax_cross_entropy,
 )
@@ -263,3 +266,80 @@ def test_batchnorm_state_filled_in_eval_and_untouched_on_error():
     with pytest.raises(ValueError):
         batchnorm_forward(np.zeros((1, 3)), np.ones(3), np.zeros(3), state, train=True)
     assert state == {}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_batchnorm_backward_staged_matches_autograd_at_every_node(seed):
+    """Each node's gradient against torch's autograd through the same graph (retain_grad on mu, sigma^2,
+    x_hat), and dx against autograd through F.batch_norm."""
+    rng = np.random.default_rng(100 + seed)
+    n, d = int(rng.integers(2, 12)), int(rng.integers(1, 6))
+    eps = float(rng.choice([1e-5, 1e-2, 0.5]))
+    x = rng.normal(loc=2.0, scale=3.0, size=(n, d))
+    gamma, beta, dout = rng.normal(size=d), rng.normal(size=d), rng.normal(size=(n, d))
+    xt, gt, bt = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
+    mu = xt.mean(0)
+    var = ((xt - mu) ** 2).mean(0)
+    x_hat = (xt - mu) / torch.sqrt(var + eps)
+    for node in (mu, var, x_hat):
+        node.retain_grad()
+    (gt * x_hat + bt).backward(torch.tensor(dout))
+    xb = torch.tensor(x, requires_grad=True)
+    F.batch_norm(xb, None, None, torch.tensor(gamma), torch.tensor(beta), training=True, eps=eps).backward(torch.tensor(dout))
+    before = x.copy(), dout.copy()
+    got = batchnorm_backward_staged(dout, x, gamma, eps=eps)
+    np.testing.assert_array_equal(x, before[0])
+    np.testing.assert_array_equal(dout, before[1])
+    want = {"dbeta": bt.grad, "dgamma": gt.grad, "dx_hat": x_hat.grad, "dvar": var.grad, "dmu": mu.grad, "dx": xb.grad}
+    assert sorted(got) == sorted(want)
+    for key, truth in want.items():
+        np.testing.assert_allclose(got[key], truth.numpy(), rtol=1e-8, atol=1e-10, err_msg=key)
+    # the compact backward gives the same dx
+    _, cache = batchnorm_forward(x, gamma, beta, {}, eps=eps)
+    np.testing.assert_allclose(batchnorm_backward(dout, cache)[0], got["dx"], rtol=1e-8, atol=1e-10)
+    # tensors in, tensors out
+    tgot = batchnorm_backward_staged(torch.tensor(dout), torch.tensor(x), torch.tensor(gamma), eps=eps)
+    torch.testing.assert_close(tgot["dx"], xb.grad)
+
+
+def test_batchnorm_backward_staged_bad_input():
+    with pytest.raises(ValueError, match="N >= 2"):
+        batchnorm_backward_staged(np.ones((1, 3)), np.ones((1, 3)), np.ones(3))
+    with pytest.raises(ValueError, match="dout"):
+        batchnorm_backward_staged(np.ones((2, 2)), np.ones((2, 3)), np.ones(3))
+
+
+@pytest.mark.parametrize("num_classes", [1, 2, 3, 10, 57, 1000])
+def test_initial_loss_matches_a_simulated_untrained_classifier(num_classes):
+    """F.cross_entropy of many examples with random labels and tiny logits (small random weights)."""
+    g = torch.Generator().manual_seed(num_classes)
+    logits = 1e-6 * torch.randn(2000, num_classes, generator=g, dtype=torch.float64)
+    simulated = F.cross_entropy(logits, torch.randint(0, num_classes, (2000,), generator=g)).item()
+    got = initial_loss(num_classes)
+    assert isinstance(got, float)
+    assert got == pytest.approx(simulated, rel=1e-5, abs=1e-8)
+    with pytest.raises(ValueError):
+        initial_loss(0)
+
+
+@pytest.mark.parametrize("batchnorm,factor,label", [(False, 0.1, "vanishing"), (False, 0.5, "vanishing"), (False, 3.0, "saturating"),
+                                                     (False, 10.0, "saturating"), (True, 0.1, "normalized"), (True, 10.0, "normalized")])
+@pytest.mark.parametrize("depth,width", [(3, 32), (8, 128)])
+def test_diagnose_activations_recognizes_how_the_network_was_built(batchnorm, factor, label, depth, width):
+    """The truth is the construction: a tanh MLP of course_lib.models, Glorot's init times factor, on digits."""
+    from course_lib import datasets, models
+
+    torch.manual_seed(depth)
+    net = models.MLP(64, hidden=(width,) * depth, num_classes=10, batchnorm=batchnorm, activation="tanh")
+    with torch.no_grad():
+        for layer in net.features:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.mul_(factor)
+    h, outs = torch.tensor(datasets.load_digits_split()[0][:256], dtype=torch.float32), []
+    with torch.no_grad():
+        for layer in net.features:
+            h = layer(h)
+            if isinstance(layer, torch.nn.Tanh):
+                outs.append(h.numpy().copy())
+    assert diagnose_activations(outs) == label
+    assert diagnose_activations([torch.tensor(a) for a in outs]) == label

@@ -120,6 +120,37 @@ def gradient_descent(grad, w0, lr, n_steps):
         w = gd_step(w, grad(w), lr); path.append(w)
     return np.array(path)
 """, "shape"),
+    # -- max_stable_lr (predict) ---------------------------------------------------------
+    ("test_max_stable_lr", "1 / lambda_max: the rate that solves the steepest axis in one step",
+     "def max_stable_lr(H):\n    return 1.0 / np.linalg.eigvalsh(H).max()\n", "in a single step"),
+    ("test_max_stable_lr", "2 / lambda_min: bounded by the flattest axis",
+     "def max_stable_lr(H):\n    return 2.0 / np.linalg.eigvalsh(H).min()\n", "flattest curvature"),
+    ("test_max_stable_lr", "2 / (lambda_min + lambda_max): the best rate, not the largest stable one", """
+def max_stable_lr(H):
+    lam = np.linalg.eigvalsh(H)
+    return 2.0 / (lam.min() + lam.max())
+""", "best constant rate"),
+    ("test_max_stable_lr", "reads the curvatures off the diagonal of H",
+     "def max_stable_lr(H):\n    return 2.0 / np.max(np.diag(H))\n", "diagonal of H"),
+    ("test_max_stable_lr", "sums the curvatures (2 / trace H)",
+     "def max_stable_lr(H):\n    return 2.0 / np.trace(H)\n", "trace of H"),
+    ("test_max_stable_lr", "the mean curvature",
+     "def max_stable_lr(H):\n    return 2.0 / np.linalg.eigvalsh(H).mean()\n", "mean curvature"),
+    ("test_max_stable_lr", "lambda_max estimated by the Frobenius norm",
+     "def max_stable_lr(H):\n    return 2.0 / np.linalg.norm(H)\n", "Frobenius norm"),
+    ("test_max_stable_lr", "returns the curvature itself",
+     "def max_stable_lr(H):\n    return float(np.linalg.eigvalsh(H).max())\n", "returned a curvature"),
+    ("test_max_stable_lr", "2 / kappa: the condition number in place of the largest curvature", """
+def max_stable_lr(H):
+    lam = np.linalg.eigvalsh(H)
+    return 2.0 * lam.min() / lam.max()
+""", "condition number"),
+    ("test_max_stable_lr", "returns one bound per axis (an array)",
+     "def max_stable_lr(H):\n    return 2.0 / np.linalg.eigvalsh(H)\n", "expected a single number"),
+    ("test_max_stable_lr", "a safety margin below the boundary (1.9 / lambda_max)",
+     "def max_stable_lr(H):\n    return 1.9 / np.linalg.eigvalsh(H).max()\n", None),
+    ("test_max_stable_lr", "the largest entry of H in absolute value",
+     "def max_stable_lr(H):\n    return 2.0 / np.abs(H).max()\n", None),
     ("test_should_stop", "counts an equal loss as an improvement",
      solution_with(NB, "should_stop", "loss < best - min_delta", "loss <= best - min_delta"), "equal loss is not an improvement"),
     ("test_should_stop", "ignores min_delta",

@@ -85,7 +85,7 @@ def linear_mse_loss_and_grad(w, b, X, y):
      "factor 1/2"),
     ("test_linear_mse_loss_and_grad", "gradient with a stray factor 2",
      solution_with(NB, "linear_mse_loss_and_grad", "dw = X.T @ r / n", "dw = 2 * X.T @ r / n"),
-     "no factor 2"),
+     "twice the gradient"),
     ("test_linear_mse_loss_and_grad", "gradient sign (residual y - Xw - b)",
      solution_with(NB, "linear_mse_loss_and_grad", "r = X @ w + b - y", "r = y - X @ w - b"),
      "wrong sign"),
@@ -97,11 +97,68 @@ def linear_mse_loss_and_grad(w, b, X, y):
      "left the bias out"),
     ("test_linear_mse_loss_and_grad", "dw only divided by N for the loss, not the gradient",
      solution_with(NB, "linear_mse_loss_and_grad", "dw = X.T @ r / n", "dw = X.T @ r"),
-     "divide X^T r by N"),
+     "its gradient is a mean too"),
     ("test_linear_mse_loss_and_grad", "X @ r instead of X.T @ r", """
 def linear_mse_loss_and_grad(w, b, X, y):
     r = X @ w + b - y
     return float(r @ r) / (2 * len(y)), X @ r / len(y), float(np.mean(r))
+""", "where its transpose belongs"),
+    ("test_linear_mse_loss_and_grad", "divides the gradient by the number of features D, not N",
+     solution_with(NB, "linear_mse_loss_and_grad", "dw = X.T @ r / n", "dw = X.T @ r / X.shape[1]"),
+     "number of features D"),
+    ("test_linear_mse_loss_and_grad", "gradient of the bias with the stray factor 2",
+     solution_with(NB, "linear_mse_loss_and_grad", "db = float(np.sum(r)) / n", "db = 2 * float(np.sum(r)) / n"),
+     "twice the gradient"),
+    ("test_linear_mse_loss_and_grad", "gradient of F.mse_loss (no 1/2 in the loss, factor 2 in both gradients)", """
+def linear_mse_loss_and_grad(w, b, X, y):
+    r = X @ w + b - y
+    return float(np.mean(r ** 2)), 2 * X.T @ r / len(y), 2 * float(np.mean(r))
+""", "twice the gradient"),
+    ("test_linear_mse_loss_and_grad", "loops over the features with the wrong index (the first column for all)", """
+def linear_mse_loss_and_grad(w, b, X, y):
+    r = X @ w + b - y
+    dw = np.array([np.mean(X[:, 0] * r) for j in range(X.shape[1])])
+    return float(r @ r) / (2 * len(y)), dw, float(np.mean(r))
+""", None),
+    ("test_linear_mse_loss_and_grad", "only the last example's gradient (no mean over the rows)", """
+def linear_mse_loss_and_grad(w, b, X, y):
+    r = X @ w + b - y
+    return float(r @ r) / (2 * len(y)), X[-1] * r[-1], float(r[-1])
+""", None),
+    # -- minibatch_noise (predict) -------------------------------------------------------
+    ("test_minibatch_noise", "sigma^2 / B: the noise of a batch drawn with replacement (no finite-population correction)",
+     "def minibatch_noise(sigma2, batch_size, n):\n    return sigma2 / batch_size\n", "drawn with replacement"),
+    ("test_minibatch_noise", "the correction with N instead of N - 1", """
+def minibatch_noise(sigma2, batch_size, n):
+    return sigma2 / batch_size * (n - batch_size) / n
+""", "close but not right"),
+    ("test_minibatch_noise", "falls like 1/sqrt(B) (the standard deviation's rate)", """
+def minibatch_noise(sigma2, batch_size, n):
+    if batch_size == n:
+        return 0.0
+    return sigma2 / np.sqrt(batch_size)
+""", "not like 1/sqrt(B)"),
+    ("test_minibatch_noise", "the correction without the division by B", """
+def minibatch_noise(sigma2, batch_size, n):
+    if batch_size == n:
+        return 0.0
+    return sigma2 * (n - batch_size) / (n - 1)
+""", "left out the division by B"),
+    ("test_minibatch_noise", "the right formula, but 0/0 for a data set of one example", """
+def minibatch_noise(sigma2, batch_size, n):
+    return sigma2 / batch_size * (n - batch_size) / (n - 1)
+""", "ZeroDivisionError"),
+    ("test_minibatch_noise", "the standard deviation instead of the variance", """
+def minibatch_noise(sigma2, batch_size, n):
+    if batch_size == n:
+        return 0.0
+    return float(np.sqrt(sigma2 / batch_size * (n - batch_size) / (n - 1)))
+""", None),
+    ("test_minibatch_noise", "B - 1 in place of B in the correction", """
+def minibatch_noise(sigma2, batch_size, n):
+    if batch_size == n:
+        return 0.0
+    return sigma2 / batch_size * (n - batch_size + 1) / n
 """, None),
     # -- sgd_epoch -----------------------------------------------------------------------
     ("test_sgd_epoch", "does not shuffle (ignores rng)",
@@ -184,4 +241,4 @@ def sgd_epoch(w, b, X, y, loss_and_grad, lr, batch_size, rng=None):
 ]
 
 
-test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 10)
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 12)

@@ -104,6 +104,39 @@ def steps_to_forget(beta, fraction=np.exp(-1)):
      "def steps_to_forget(beta, fraction=np.exp(-1)):\n    return np.floor(np.log(fraction) / np.log(beta)) + 1\n", "expected an int"),
     ("test_steps_to_forget", "counts one step too many",
      solution_with(NB, "steps_to_forget", "return k", "return k + 1"), None),
+    # ---- Exercise 4: ewma_lag, a prediction (the usual wrong answers)
+    ("test_ewma_lag", "the effective window 1/(1 - beta) instead of the lag",
+     "def ewma_lag(beta):\n    return 1 / (1 - beta)\n", "is the effective window"),
+    ("test_ewma_lag", "the memory 1/(-ln beta) of section 4",
+     "def ewma_lag(beta):\n    return -1 / np.log(beta)\n", "1/(-ln beta)"),
+    ("test_ewma_lag", "beta / (1 + beta)",
+     "def ewma_lag(beta):\n    return beta / (1 + beta)\n", "beta / (1 + beta) is not the lag"),
+    ("test_ewma_lag", "the ratio upside down, (1 - beta) / beta",
+     "def ewma_lag(beta):\n    return (1 - beta) / beta\n", "so it lags MORE"),
+    ("test_ewma_lag", "sum of j beta**j without the weights' factor (1 - beta)",
+     "def ewma_lag(beta):\n    return beta / (1 - beta) ** 2\n", "without the factor (1 - beta)"),
+    ("test_ewma_lag", "the lag as a negative number (the average is behind)",
+     "def ewma_lag(beta):\n    return -beta / (1 - beta)\n", "the sign is wrong"),
+    ("test_ewma_lag", "rounded to whole steps",
+     "def ewma_lag(beta):\n    return round(beta / (1 - beta))\n", "rounded the lag to a whole number"),
+    ("test_ewma_lag", "rounded up to whole steps",
+     "import math\ndef ewma_lag(beta):\n    return math.ceil(beta / (1 - beta))\n", "rounded the lag up"),
+    ("test_ewma_lag", "Hint 1's experiment returned as the answer (a 2000-step ramp: too short for beta = 0.999)", """
+def ewma_lag(beta):
+    ramp = np.arange(1.0, 2001.0)
+    v, out = 0.0, np.zeros(len(ramp))
+    for t, x_t in enumerate(ramp):
+        v = beta * v + (1 - beta) * x_t
+        out[t] = v
+    return float(ramp[-1] - out[-1])
+""", "still too small"),
+    ("test_ewma_lag", "measured on a ramp too short for the start-up to fade", """
+def ewma_lag(beta):
+    v = 0.0
+    for t in range(1, 41):
+        v = beta * v + (1 - beta) * t
+    return 40 - v
+""", None),
     ("test_ewma_update", "state not updated",
      solution_with(NB, "ewma_update", '    state["step"], state["v"] = t, v\n', ""), "the state is not carried over"),
     ("test_ewma_update", "stores the corrected value in the state (compounding)", """
@@ -154,4 +187,4 @@ def ewma_update(state, x, beta, bias_correction=False):
 ]
 
 
-test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 10)
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 12)

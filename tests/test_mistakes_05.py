@@ -12,6 +12,12 @@ NB = ROOT / "notebooks" / "05_rmsprop" / "05_rmsprop.ipynb"
 # (momentum=0) fails the second cell too, which then says to fix the first part first.
 SHARED = {"also_fails": {"test_rmsprop_momentum"}}
 
+
+def CGS(old, new):
+    """The notebook's constant_gradient_step with one edit: a wrong prediction."""
+    return solution_with(NB, "constant_gradient_step", old, new)
+
+
 MISTAKES = [
     # --- effective_lr
     ("test_effective_lr", "eps inside the square root",
@@ -119,7 +125,46 @@ def rmsprop(w, grad, state, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, mom
      solution_with(NB, "rmsprop", "if momentum > 0:", "if False:"), "'momentum_buffer' in state"),
     ("test_rmsprop_momentum", "buffer not carried over",
      solution_with(NB, "rmsprop", 'state.get("momentum_buffer", 0.0)', "0.0"), "not carried over"),
+    # --- constant_gradient_step (predict): the wrong predictions
+    ("test_constant_gradient_step", "AdaGrad: t for sqrt(t)",
+     CGS("root = t ** 0.5", "root = t"), "you divided by t |g|"),
+    ("test_constant_gradient_step", "AdaGrad: the sum never grows (every step the first)",
+     CGS("root = t ** 0.5", "root = 1.0"), "every step is the size of the first"),
+    ("test_constant_gradient_step", "AdaGrad: sqrt(t + 1)",
+     CGS("root = t ** 0.5", "root = (t + 1) ** 0.5"), "one too many"),
+    ("test_constant_gradient_step", "AdaGrad: sqrt(t - 1)",
+     CGS("root = t ** 0.5", "root = max(t - 1, 1) ** 0.5"), "one too few"),
+    ("test_constant_gradient_step", "eps multiplied by the root's factor",
+     CGS("(root * np.abs(g) + eps)", "(root * (np.abs(g) + eps))"), "eps was multiplied by the same factor as |g|"),
+    ("test_constant_gradient_step", "eps inside the square root",
+     CGS("(root * np.abs(g) + eps)", "np.sqrt(root ** 2 * g * g + eps)"), "eps is inside the square root"),
+    ("test_constant_gradient_step", "the change with the wrong sign",
+     CGS("return -lr * g", "return lr * g"), "wrong sign"),
+    ("test_constant_gradient_step", "the size of the change instead of the change",
+     CGS("return -lr * g / (root * np.abs(g) + eps)", "return lr * np.abs(g) / (root * np.abs(g) + eps)"), "size of the change"),
+    ("test_constant_gradient_step", "the effective step size instead of the change",
+     CGS("return -lr * g / (root * np.abs(g) + eps)", "return lr / (root * np.abs(g) + eps)"), "effective step size"),
+    ("test_constant_gradient_step", "RMSProp: the settled step (the zero start forgotten)",
+     CGS("root = (1 - alpha ** t) ** 0.5", "root = 1.0"), "once the average has settled"),
+    ("test_constant_gradient_step", "RMSProp: alpha**t for 1 - alpha**t",
+     CGS("root = (1 - alpha ** t) ** 0.5", "root = (alpha ** t) ** 0.5"), "you used alpha**t"),
+    ("test_constant_gradient_step", "RMSProp: (1 - alpha)**t",
+     CGS("root = (1 - alpha ** t) ** 0.5", "root = ((1 - alpha) ** t) ** 0.5"), "you used (1 - alpha)**t"),
+    ("test_constant_gradient_step", "RMSProp: the first step's factor at every t",
+     CGS("root = (1 - alpha ** t) ** 0.5", "root = (1 - alpha) ** 0.5"), "the first step's size at every t"),
+    ("test_constant_gradient_step", "RMSProp: weights alpha**k without the factor (1 - alpha)",
+     CGS("root = (1 - alpha ** t) ** 0.5", "root = ((1 - alpha ** t) / (1 - alpha)) ** 0.5"), "the factor (1 - alpha) is missing"),
+    ("test_constant_gradient_step", "RMSProp: square root missing",
+     CGS("root = (1 - alpha ** t) ** 0.5", "root = 1 - alpha ** t"), "square root is missing"),
+    ("test_constant_gradient_step", "RMSProp: t - 1 terms",
+     CGS("root = (1 - alpha ** t) ** 0.5", "root = (1 - alpha ** max(t - 1, 1)) ** 0.5"), "one too few"),
+    ("test_constant_gradient_step", "RMSProp: t + 1 terms",
+     CGS("root = (1 - alpha ** t) ** 0.5", "root = (1 - alpha ** (t + 1)) ** 0.5"), "one too many"),
+    ("test_constant_gradient_step", "method ignored: AdaGrad's answer for both",
+     CGS('if method == "adagrad":', "if True:"), "that is AdaGrad's change"),
+    ("test_constant_gradient_step", "Keras's default alpha=0.9",
+     CGS("alpha=0.99", "alpha=0.9"), "alpha defaults to 0.9"),
 ]
 
 
-test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 10)
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 12)

@@ -11,6 +11,11 @@ NB = ROOT / "notebooks" / "06_adam" / "06_adam.ipynb"
 HELPERS = "\n".join(solution_with(NB, gid, "def ", "def ") for gid in ("adam_moments", "bias_correction", "apply_weight_decay")) + "\n"
 
 
+def first_step_with(old, new):
+    """The notebook's first_adam_step with one edit: a wrong prediction."""
+    return solution_with(NB, "first_adam_step", old, new)
+
+
 def adam_with(old, new):
     """The notebook's adam with one edit, plus the helpers it calls."""
     return HELPERS + solution_with(NB, "adam", old, new)
@@ -45,6 +50,33 @@ def adam_moments(m, v, grad, betas=(0.9, 0.999)):
      solution_with(NB, "bias_correction", "x / (1 - beta ** t)", "x * (1 - beta ** t)"), "do not multiply"),
     ("test_bias_correction", "1 - beta * t",
      solution_with(NB, "bias_correction", "beta ** t", "beta * t"), "beta**t, not beta * t"),
+    # --- first_adam_step (predict): the wrong predictions
+    ("test_first_adam_step", "the corrected step (torch.optim.Adam's own) where the uncorrected one was asked",
+     first_step_with("return -lr * (1 - beta1) * g / ((1 - beta2) ** 0.5 * np.abs(g) + eps)", "return -lr * g / (np.abs(g) + eps)"),
+     "you predicted the corrected step"),
+    ("test_first_adam_step", "no square root on (1 - beta2)",
+     first_step_with("(1 - beta2) ** 0.5", "(1 - beta2)"), "the square root is missing"),
+    ("test_first_adam_step", "beta1 and beta2 swapped",
+     first_step_with("(1 - beta1) * g / ((1 - beta2) ** 0.5", "(1 - beta2) * g / ((1 - beta1) ** 0.5"), "beta1 and beta2 are swapped"),
+    ("test_first_adam_step", "eps inside the square root",
+     first_step_with("((1 - beta2) ** 0.5 * np.abs(g) + eps)", "((1 - beta2) * g * g + eps) ** 0.5"), "eps is inside the square root"),
+    ("test_first_adam_step", "eps scaled with |g| (q_1 times the corrected step)",
+     first_step_with("((1 - beta2) ** 0.5 * np.abs(g) + eps)", "((1 - beta2) ** 0.5 * (np.abs(g) + eps))"), "eps was scaled along with |g|"),
+    ("test_first_adam_step", "m_1 = g (only m bias-corrected)",
+     first_step_with("-lr * (1 - beta1) * g", "-lr * g"), "the factor of g in m_1 is missing"),
+    ("test_first_adam_step", "v_1 = g**2 (only v bias-corrected)",
+     first_step_with("(1 - beta2) ** 0.5 * np.abs(g)", "np.abs(g)"), "the factor of g**2 in v_1 is missing"),
+    ("test_first_adam_step", "the change with the wrong sign",
+     first_step_with("return -lr", "return lr"), "wrong sign"),
+    ("test_first_adam_step", "the size of the change",
+     first_step_with("return -lr * (1 - beta1) * g /", "return lr * (1 - beta1) * np.abs(g) /"), "size of the change"),
+    ("test_first_adam_step", "learning rate left out",
+     first_step_with("-lr * (1 - beta1)", "-(1 - beta1)"), "the learning rate is missing"),
+    ("test_first_adam_step", "eps left out (0 / 0 for a zero gradient)",
+     first_step_with(" * np.abs(g) + eps)", " * np.abs(g))"), "NaN or inf"),
+    ("test_first_adam_step", "eps left out, written with the sign of the gradient (no 0 / 0)",
+     first_step_with("return -lr * (1 - beta1) * g / ((1 - beta2) ** 0.5 * np.abs(g) + eps)",
+                     "return -lr * (1 - beta1) / (1 - beta2) ** 0.5 * np.sign(g)"), "eps is missing"),
     # --- apply_weight_decay
     ("test_apply_weight_decay", "L2 decay where decoupled was asked", """
 def apply_weight_decay(w, grad, lr, weight_decay, decoupled=False):
@@ -92,6 +124,10 @@ def adam(w, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
      adam_with("(v_hat ** 0.5 + eps)", "(v_hat + eps) ** 0.5"), "outside the square root"),
     ("test_adam", "eps added before the bias correction of v",
      adam_with("m_hat / (v_hat ** 0.5 + eps)", "m_hat / ((v ** 0.5 + eps) / (1 - beta2 ** t) ** 0.5)"), None),
+    ("test_adam", "square root of v_hat missing",
+     adam_with("(v_hat ** 0.5 + eps)", "(v_hat + eps)"), "the square root is missing"),
+    ("test_adam", "sqrt(v) divided by the whole correction 1 - beta2**t",
+     adam_with("m_hat / (v_hat ** 0.5 + eps)", "m_hat / (v ** 0.5 / (1 - beta2 ** t) + eps)"), "the root of v_hat"),
     ("test_adam", "state not stored",
      adam_with('    state["step"], state["exp_avg"], state["exp_avg_sq"] = t, m, v\n', ""), "state was not updated"),
     ("test_adam", "state stored but never read back",
@@ -147,4 +183,4 @@ def adam(w, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
 ]
 
 
-test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 10)
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 12)

@@ -102,6 +102,57 @@ def average_weights(avg, w, n_averaged):
         return np.array(w, dtype=float), 1
     return avg + (w - avg) / (n_averaged + 1), n_averaged + 1
 """, "when w is a dict"),
+    # restart_step (predict)
+    ("test_restart_step", "off by one in n: gives restart n + 1",
+     solution_with(NB, "restart_step", "T_mult**n - 1", "T_mult**(n + 1) - 1"), "off by one in n"),
+    ("test_restart_step", "off by one in n: adds up only n - 1 cycles", """
+def restart_step(n, T_0, T_mult=1):
+    total, length = 0, T_0
+    for _ in range(n - 1):
+        total, length = total + length, length * T_mult
+    return total
+""", "off by one in n"),
+    ("test_restart_step", "gives T_0 * T_mult**n, the length of a cycle", """
+def restart_step(n, T_0, T_mult=1):
+    return T_0 * T_mult**n
+""", "length of the cycle that begins at restart n"),
+    ("test_restart_step", "forgets the case T_mult = 1 (divides by zero)", """
+def restart_step(n, T_0, T_mult=1):
+    return T_0 * (T_mult**n - 1) // (T_mult - 1)
+""", "T_mult = 1"),
+    ("test_restart_step", "a float division: not exact far into a run",
+     solution_with(NB, "restart_step", "// (T_mult - 1)", "/ (T_mult - 1)"), "expected an int"),
+    ("test_restart_step", "forgets the division by T_mult - 1",
+     solution_with(NB, "restart_step", "T_0 * (T_mult**n - 1) // (T_mult - 1)", "T_0 * (T_mult**n - 1)"), None),
+    ("test_restart_step", "NumPy integers, which overflow past 2**63",
+     solution_with(NB, "restart_step", "T_0 * (T_mult**n - 1) // (T_mult - 1)",
+                   "int(T_0 * (np.power(T_mult, n) - 1) // (T_mult - 1))"), None),
+    # diagnose_lr (diagnose)
+    ("test_diagnose_lr", "ignores nan and inf (nan >= x is False)",
+     solution_with(NB, "diagnose_lr", "if not np.all(np.isfinite(L)) or L[-1] >= L[0]:", "if L[-1] >= L[0]:"), "nan compares as False"),
+    ("test_diagnose_lr", "looks for nan only at the end of the run",
+     solution_with(NB, "diagnose_lr", "if not np.all(np.isfinite(L)) or L[-1] >= L[0]:",
+                   "if not np.isfinite(L[-1]) or L[-1] >= L[0]:"), "a nan anywhere"),
+    ("test_diagnose_lr", "calls a run good when its final loss is small", """
+def diagnose_lr(losses):
+    L = np.asarray(losses, dtype=float)
+    if not np.all(np.isfinite(L)) or L[-1] >= L[0]:
+        return "too high"
+    return "good" if L[-1] < 1.0 else "too low"
+""", "not how low the loss got"),
+    ("test_diagnose_lr", "calls a run good when it lost half its starting loss", """
+def diagnose_lr(losses):
+    L = np.asarray(losses, dtype=float)
+    if not np.all(np.isfinite(L)) or L[-1] >= L[0]:
+        return "too high"
+    return "good" if L[-1] < 0.5 * L[0] else "too low"
+""", "not how low the loss got"),
+    ("test_diagnose_lr", "measures the first half's share of the decrease, not the second's",
+     solution_with(NB, "diagnose_lr", "middle - L[-1] < 0.1 * (L[0] - L[-1])", "L[0] - middle < 0.1 * (L[0] - L[-1])"), "first half"),
+    ("test_diagnose_lr", "a run that did not move is not 'too high' (> instead of >=)",
+     solution_with(NB, "diagnose_lr", "L[-1] >= L[0]", "L[-1] > L[0]"), "no progress at all"),
+    ("test_diagnose_lr", "labels spelled otherwise",
+     solution_with(NB, "diagnose_lr", 'return "too high"', 'return "Too high"'), "none of the labels"),
     # log_uniform
     ("test_log_uniform", "log-uniform sampling uniform in value",
      solution_with(NB, "log_uniform", "np.exp(rng.uniform(np.log(low), np.log(high), size=size))",
@@ -118,4 +169,4 @@ def average_weights(avg, w, n_averaged):
 ]
 
 
-test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 10)
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 14)

@@ -83,11 +83,11 @@ def batchnorm_train(x, gamma, beta, eps=1e-5):
                             '        state["running_mean"] = (1 - momentum) * state.get("running_mean", 0.0) + momentum * mean\n'
                             '        state["running_var"] = (1 - momentum) * state.get("running_var", 1.0) + momentum * var\n'),
      "UNBIASED"),
-    # Exercise 4: batchnorm_backward (graded with a cache built by the test: no forward needed)
+    # Exercise 5: batchnorm_backward, the compact form (graded with a cache built by the test: no forward needed)
     ("test_batchnorm_backward", "backward missing the mean term",
-     solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - x_hat * dgamma / n"), "mean term is missing"),
+     solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - x_hat * dgamma / n"), "term through mu is missing"),
     ("test_batchnorm_backward", "backward missing the variance term",
-     solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - dbeta / n"), "variance term is missing"),
+     solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - dbeta / n"), "term through sigma^2 is missing"),
     ("test_batchnorm_backward", "treats the batch statistics as constants",
      solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout"), "treated them as constants"),
     ("test_batchnorm_backward", "dgamma summed over the wrong axis", """
@@ -99,13 +99,13 @@ def batchnorm_backward(dout, cache):
         return gamma * inv_std * dout, dgamma, dbeta
     dx = gamma * inv_std * (dout - dout.mean(axis=0) - x_hat * (dout * x_hat).mean(axis=0))
     return dx, dgamma, dbeta
-""", "Sum over the batch (axis=0)"),
+""", "Sum over the batch"),
     ("test_batchnorm_backward", "dgamma summed over the wrong axis, reused in dx (crashes)",
      solution_with(NB, "batchnorm_backward", "(dout * x_hat).sum(axis=0)", "(dout * x_hat).sum(axis=1)"), None),
     ("test_batchnorm_backward", "dbeta is the mean instead of the sum",
-     solution_with(NB, "batchnorm_backward", "dbeta = dout.sum(axis=0)", "dbeta = dout.mean(axis=0)"), "SUM of dout"),
+     solution_with(NB, "batchnorm_backward", "dbeta = dout.sum(axis=0)", "dbeta = dout.mean(axis=0)"), "dbeta is N times too small"),
     ("test_batchnorm_backward", "dgamma forgets x_hat",
-     solution_with(NB, "batchnorm_backward", "dgamma = (dout * x_hat).sum(axis=0)", "dgamma = dout.sum(axis=0)"), "you summed dout alone"),
+     solution_with(NB, "batchnorm_backward", "dgamma = (dout * x_hat).sum(axis=0)", "dgamma = dout.sum(axis=0)"), "that is dbeta's value"),
     ("test_batchnorm_backward", "gamma missing in dx",
      solution_with(NB, "batchnorm_backward", "dx = gamma * inv_std * (dout", "dx = inv_std * (dout"), "factor gamma is missing"),
     ("test_batchnorm_backward", "training formula in evaluation mode",
@@ -132,10 +132,75 @@ def batchnorm_backward(dout, cache):
         return gamma * inv_std * (dout - dbeta / n - x_hat * dgamma / n), dgamma, dbeta
     return gamma * inv_std * dout, dgamma, dbeta
 """, None),
+    ("test_batchnorm_backward", "divides by N - 1 in both corrections",
+     solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - dbeta / (n - 1) - x_hat * dgamma / (n - 1)"),
+     "divided by N - 1 where the batch mean and variance divide by N"),
+    ("test_batchnorm_backward", "divides by N - 1 in the correction through the variance",
+     solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - dbeta / n - x_hat * dgamma / (n - 1)"),
+     "divided by N - 1 in the derivative of sigma^2"),
+    ("test_batchnorm_backward", "corrections not divided by N",
+     solution_with(NB, "batchnorm_backward", "dout - dbeta / n - x_hat * dgamma / n", "dout - dbeta - x_hat * dgamma"), "not divided by N"),
+    ("test_batchnorm_backward", "inv_std missing in dx",
+     solution_with(NB, "batchnorm_backward", "dx = gamma * inv_std * (dout", "dx = gamma * (dout"), "factor cache['inv_std']"),
+    ("test_batchnorm_backward", "dbeta summed over the units (axis 1)",
+     solution_with(NB, "batchnorm_backward", "dbeta = dout.sum(axis=0)\n", "dbeta = dout.sum(axis=0)\n    dbeta_out = dout.sum(axis=1)\n").replace(
+         "return dx, dgamma, dbeta", "return dx, dgamma, dbeta_out"), "Sum over the batch"),
+    ("test_batchnorm_backward", "dgamma is the mean instead of the sum",
+     solution_with(NB, "batchnorm_backward", "(dout * x_hat).sum(axis=0)", "(dout * x_hat).sum(axis=0)\n    dgamma_out = dgamma / len(dout)").replace(
+         "return dx, dgamma, dbeta", "return dx, dgamma_out, dbeta"), "dgamma is N times too small"),
+    # Exercise 4: batchnorm_backward_staged, derived node by node (the usual wrong derivations)
+    ("test_batchnorm_backward_staged", "dx_hat without gamma",
+     solution_with(NB, "batchnorm_backward_staged", "dx_hat = dout * gamma", "dx_hat = dout"), "gamma is missing"),
+    ("test_batchnorm_backward_staged", "dgamma without x_hat",
+     solution_with(NB, "batchnorm_backward_staged", "dgamma = (dout * x_hat).sum(axis=0)", "dgamma = dout.sum(axis=0)"), "that is dbeta's value"),
+    ("test_batchnorm_backward_staged", "dbeta summed over the wrong axis",
+     solution_with(NB, "batchnorm_backward_staged", "dbeta = dout.sum(axis=0)", "dbeta = dout.sum(axis=1)"), "sum over the batch (the rows), not over the units"),
+    ("test_batchnorm_backward_staged", "dbeta is the mean instead of the sum",
+     solution_with(NB, "batchnorm_backward_staged", "dbeta = dout.sum(axis=0)", "dbeta = dout.mean(axis=0)"), "dbeta is N times too small"),
+    ("test_batchnorm_backward_staged", "dvar without the factor 1/2",
+     solution_with(NB, "batchnorm_backward_staged", "dvar = -0.5 * inv_std ** 3", "dvar = -inv_std ** 3"), "2 times too large"),
+    ("test_batchnorm_backward_staged", "dvar with the sign flipped",
+     solution_with(NB, "batchnorm_backward_staged", "dvar = -0.5 * inv_std ** 3", "dvar = 0.5 * inv_std ** 3"), "sign is flipped"),
+    ("test_batchnorm_backward_staged", "dvar with the power -1/2 instead of -3/2",
+     solution_with(NB, "batchnorm_backward_staged", "dvar = -0.5 * inv_std ** 3", "dvar = -0.5 * inv_std"), "the edge sigma^2 -> x_hat"),
+    ("test_batchnorm_backward_staged", "dmu without the direct edge mu -> x_hat",
+     solution_with(NB, "batchnorm_backward_staged", "dmu = -inv_std * dx_hat.sum(axis=0) - dvar", "dmu = -dvar"), "dmu is zero"),
+    ("test_batchnorm_backward_staged", "dx forgets that mu depends on x",
+     solution_with(NB, "batchnorm_backward_staged", " + dmu / n\n", "\n"), "term through mu is missing"),
+    ("test_batchnorm_backward_staged", "dx without the 1/N of the mean and the variance",
+     solution_with(NB, "batchnorm_backward_staged", " + dvar * 2.0 * xc / n + dmu / n", " + dvar * 2.0 * xc + dmu"), "not divided by N"),
+    ("test_batchnorm_backward_staged", "dx forgets that sigma^2 depends on x",
+     solution_with(NB, "batchnorm_backward_staged", " + dvar * 2.0 * xc / n + dmu / n", " + dmu / n"), "term through sigma^2 is missing"),
+    ("test_batchnorm_backward_staged", "the evaluation-mode gradient in training mode",
+     solution_with(NB, "batchnorm_backward_staged", "dx = dx_hat * inv_std + dvar * 2.0 * xc / n + dmu / n", "dx = dx_hat * inv_std"),
+     "treated them as constants"),
+    ("test_batchnorm_backward_staged", "divides by N - 1 in the derivative of the variance",
+     solution_with(NB, "batchnorm_backward_staged", "dvar * 2.0 * xc / n", "dvar * 2.0 * xc / (n - 1)"), "derivative of sigma^2"),
+    ("test_batchnorm_backward_staged", "divides by N - 1 in the derivatives of the mean and the variance",
+     solution_with(NB, "batchnorm_backward_staged", "dvar * 2.0 * xc / n + dmu / n", "dvar * 2.0 * xc / (n - 1) + dmu / (n - 1)"),
+     "where the batch mean and variance divide by N"),
+    ("test_batchnorm_backward_staged", "recomputes the forward with the unbiased variance",
+     solution_with(NB, "batchnorm_backward_staged", "var = (xc ** 2).mean(axis=0)", "var = (xc ** 2).sum(axis=0) / (n - 1)"), None),
+    ("test_batchnorm_backward_staged", "returns a tuple instead of the dict",
+     solution_with(NB, "batchnorm_backward_staged", 'return {"dbeta": dbeta, "dgamma": dgamma, "dx_hat": dx_hat, "dvar": dvar, "dmu": dmu, "dx": dx}',
+                   "return dx, dgamma, dbeta"), "expected a dict"),
+    ("test_batchnorm_backward_staged", "changes dout in place", solution_with(NB, "batchnorm_backward_staged", "dx_hat = dout * gamma",
+                                                                              "dout *= gamma\n    dx_hat = dout"), "argument dout"),
+    # Exercise 6: diagnose_activations (the usual wrong diagnoses)
+    ("test_diagnose_activations", "vanishing and saturating swapped",
+     solution_with(NB, "diagnose_activations", 'return "saturating"\n    if', 'return "vanishing"\n    if').replace(
+         'return "vanishing"\n    return "normalized"', 'return "saturating"\n    return "normalized"'), "but the network is"),
+    ("test_diagnose_activations", "one value at +-1 taken for saturation",
+     solution_with(NB, "diagnose_activations", "np.mean(np.abs(last) > 0.99) > 0.1", "np.any(np.abs(last) > 0.99)"),
+     "but the network is 'normalized'"),
+    ("test_diagnose_activations", "always says normalized", "def diagnose_activations(activations):\n    return 'normalized'\n",
+     "but the network is 'vanishing'"),
+    ("test_diagnose_activations", "returns whether the network has BN",
+     "def diagnose_activations(activations):\n    return bool(abs(np.std(activations[-1]) - 0.63) < 0.1)\n", "return one of the strings"),
 ]
 
 
-test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 12)
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 17)
 
 
 # Exercise 3 builds on Exercise 2: its test checks update_running_stats first and names it as the cause.

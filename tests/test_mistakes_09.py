@@ -67,13 +67,27 @@ def cross_entropy(logits, y):
                    "log_sum_exp - logits[np.arange(n), y]"), "single number"),
     ("test_cross_entropy", "log-sum-exp without adding the maximum back",
      solution_with(NB, "cross_entropy", "m[:, 0] + np.log(", "np.log("), None),
-    # Exercise 3: softmax_cross_entropy
+    # Exercise 3: initial_loss, a prediction (the usual wrong ones)
+    ("test_initial_loss", "the seeds' 10 ln(1/10): a sum over the classes",
+     "def initial_loss(num_classes):\n    return float(num_classes * np.log(1 / num_classes))\n", "10 ln(1/10)"),
+    ("test_initial_loss", "ln(1/C): the sign flipped",
+     "def initial_loss(num_classes):\n    return float(np.log(1 / num_classes))\n", "sign is flipped"),
+    ("test_initial_loss", "base-10 logarithm", "def initial_loss(num_classes):\n    return float(np.log10(num_classes))\n", "base-10"),
+    ("test_initial_loss", "base-2 logarithm", "def initial_loss(num_classes):\n    return float(np.log2(num_classes))\n", "base-2"),
+    ("test_initial_loss", "1/C, the probability of each class", "def initial_loss(num_classes):\n    return 1 / num_classes\n",
+     "probability the model gives each class"),
+    ("test_initial_loss", "C ln C, summed over the classes", "def initial_loss(num_classes):\n    return float(num_classes * np.log(num_classes))\n",
+     "sum over the classes"),
+    ("test_initial_loss", "ln 10 for every number of classes", "def initial_loss(num_classes):\n    return 2.302585092994046\n",
+     "function of num_classes"),
+    ("test_initial_loss", "ln(C - 1): one class too few", "def initial_loss(num_classes):\n    return float(np.log(num_classes - 1))\n", None),
+    # Exercise 4: softmax_cross_entropy (derived)
     ("test_softmax_cross_entropy", "gradient not divided by the batch size",
      LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits / n", "dlogits"), "divide by the batch size N"),
     ("test_softmax_cross_entropy", "one-hot subtracted on whole columns (p[:, y] -= 1)",
-     LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits[np.arange(n), y] -= 1", "dlogits[:, y] -= 1"), "wrong entries"),
+     LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits[np.arange(n), y] -= 1", "dlogits[:, y] -= 1"), "lands on whole columns"),
     ("test_softmax_cross_entropy", "one-hot term missing",
-     LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits[np.arange(n), y] -= 1", "pass"), "one-hot term is missing"),
+     LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits[np.arange(n), y] -= 1", "pass"), "term -z_y of the loss is missing"),
     ("test_softmax_cross_entropy", "sign flipped (one-hot minus p)",
      LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits / n", "-dlogits / n"), "sign is flipped"),
     ("test_softmax_cross_entropy", "divides by the number of classes",
@@ -87,8 +101,23 @@ def softmax_cross_entropy(logits, y):
     dlogits = e / e.sum(axis=1, keepdims=True)
     dlogits[np.arange(n), y] -= 1
     return cross_entropy(logits, y), dlogits / n
-""", "stable softmax"),
-    # Exercise 4: linear_softmax_step
+""", "an exponential overflowed"),
+    ("test_softmax_cross_entropy", "p - 1 on every entry (the one-hot replaced by ones)",
+     LOSSES + solution_with(NB, "softmax_cross_entropy", "dlogits[np.arange(n), y] -= 1", "dlogits -= 1"), "subtracted 1 from every entry"),
+    ("test_softmax_cross_entropy", "softmax of the wrong axis (columns)", LOSSES + """
+def softmax_cross_entropy(logits, y):
+    n = logits.shape[0]
+    e = np.exp(logits - logits.max(axis=0, keepdims=True))
+    p = e / e.sum(axis=0, keepdims=True)
+    p[np.arange(n), y] -= 1
+    return cross_entropy(logits, y), p / n
+""", "wrong axis"),
+    ("test_softmax_cross_entropy", "one-hot minus p, and no 1/N", LOSSES + """
+def softmax_cross_entropy(logits, y):
+    n, c = logits.shape
+    return cross_entropy(logits, y), np.eye(c)[y] - softmax(logits)
+""", None),
+    # Exercise 5: linear_softmax_step
     ("test_linear_softmax_step", "bias gradient is the mean, not the sum",
      GRADIENT + solution_with(NB, "linear_softmax_step", "dlogits.sum(axis=0)", "dlogits.mean(axis=0)"), "not the mean"),
     ("test_linear_softmax_step", "returns the loss after the step", GRADIENT + """
@@ -114,7 +143,7 @@ def linear_softmax_step(W, b, X, y, lr):
 ]
 
 
-test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 12)
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 14)
 
 
 # -- one mistake costs one exercise, and two mistakes cost two --------------------------------
@@ -142,7 +171,7 @@ TWO_MISTAKES = [
      {"test_cross_entropy", "test_softmax_cross_entropy"}, "sign is flipped"),
     ("softmax_cross_entropy returns only the gradient, and the step goes uphill",
      ONLY_GRADIENT + solution_with(NB, "linear_softmax_step", "W - lr * dW, b - lr * db", "W + lr * dW, b + lr * db"),
-     {"test_softmax_cross_entropy", "test_linear_softmax_step"}, "(Exercise 3), which is wrong too"),
+     {"test_softmax_cross_entropy", "test_linear_softmax_step"}, "(Exercise 4), which is wrong too"),
     ("softmax_cross_entropy not written, and a step that only calls it",
      STUB.format(name="softmax_cross_entropy") + CALLS_ONLY, {"test_softmax_cross_entropy", "test_linear_softmax_step"}, None),
     ("nothing written from Exercise 2 on", "".join(STUB.format(name=n) for n in ("cross_entropy", "softmax_cross_entropy", "linear_softmax_step")),

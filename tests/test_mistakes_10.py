@@ -155,7 +155,33 @@ def param_groups(model, lr, backbone_factor=0.1, head_name="fc"):
                    "(head if id(p) in head_ids else backbone).append(p.detach().clone().requires_grad_())"), "holds a copy"),
     ("test_param_groups", "ignores head_name (always model.fc)",
      solution_with(NB, "param_groups", "model.get_submodule(head_name)", "model.fc"), "get_submodule(head_name)"),
+    # count_changed (predict)
+    ("test_count_changed", "only parameters change: forgets BatchNorm's running statistics",
+     solution_with(NB, "count_changed", "weights + 4 * features + head", "weights + 2 * features + head")
+     .replace("return head + 2 * features", "return head"), "only half of BatchNorm's numbers"),
+    ("test_count_changed", "forgets gamma and beta (only the running statistics of BatchNorm move)",
+     solution_with(NB, "count_changed", "weights + 4 * features + head", "weights + 2 * features + head"), "only half of BatchNorm's numbers"),
+    ("test_count_changed", "feature extraction: counts running statistics that eval mode keeps still",
+     solution_with(NB, "count_changed", """    if method == "feature extraction":
+        return head
+""", """    if method == "feature extraction":
+        return head + 2 * features
+"""), "eval mode"),
+    ("test_count_changed", "requires_grad only: forgets that the running statistics still move",
+     solution_with(NB, "count_changed", "return head + 2 * features", "return head"), "stay in training mode"),
+    ("test_count_changed", "fine-tuning counted like feature extraction",
+     solution_with(NB, "count_changed", 'if method == "feature extraction":', 'if method in ("feature extraction", "fine-tuning"):'),
+     "fine-tuning trains every parameter"),
+    ("test_count_changed", "counts num_batches_tracked",
+     solution_with(NB, "count_changed", "weights + 4 * features + head", "weights + 4 * features + head + len(widths) - 1")
+     .replace("return head + 2 * features", "return head + 2 * features + len(widths) - 1"), "num_batches_tracked"),
+    ("test_count_changed", "gives the backbone's linear layers a bias",
+     solution_with(NB, "count_changed", "weights + 4 * features + head", "weights + 5 * features + head"), "have no bias"),
+    ("test_count_changed", "forgets the head's bias",
+     solution_with(NB, "count_changed", "head = widths[-1] * num_classes + num_classes", "head = widths[-1] * num_classes"), "head has a bias"),
+    ("test_count_changed", "counts a linear layer's inputs plus outputs, not their product",
+     solution_with(NB, "count_changed", "sum(a * b for a, b", "sum(a + b for a, b"), None),
 ]
 
 
-test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 10)
+test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue_tests(NB, MISTAKES, 12)

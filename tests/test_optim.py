@@ -339,3 +339,73 @@ def test_bad_types_raise_type_error(fn):
         fn(np.ones(2), np.ones(2), None, **_lr(fn))
     with pytest.raises(TypeError, match="same kind"):
         fn(np.ones(2), torch.ones(2, dtype=torch.float64), {}, **_lr(fn))
+
+
+# ---------------------------------------------------------------------- predictions (05, 06)
+
+
+def _torch_last_change(cls, g, n_steps, **kwargs):
+    """w_t - w_(t-1) of a real torch optimizer fed the gradient ``g`` at each of ``n_steps`` steps."""
+    p = torch.zeros(np.shape(g), dtype=torch.float64, requires_grad=True)
+    opt = cls([p], **kwargs)
+    for _ in range(n_steps):
+        before = p.detach().clone()
+        p.grad = torch.tensor(np.asarray(g, dtype=float))
+        opt.step()
+    return (p.detach() - before).numpy()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_constant_gradient_step_matches_torch(seed):
+    rng = np.random.default_rng(1300 + seed)
+    g = rng.normal(size=(3, 2)) * rng.uniform(0.01, 10.0)
+    g[0, 0] = 0.0
+    t = int(rng.integers(1, 200))
+    lr, eps, alpha = float(rng.uniform(1e-3, 1.0)), float(rng.choice([1e-10, 1e-6, 0.3])), float(rng.uniform(0.0, 0.999))
+    np.testing.assert_allclose(optim.constant_gradient_step("adagrad", g, t, lr, eps),
+                               _torch_last_change(torch.optim.Adagrad, g, t, lr=lr, eps=eps), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(optim.constant_gradient_step("rmsprop", g, t, lr, eps, alpha=alpha),
+                               _torch_last_change(torch.optim.RMSprop, g, t, lr=lr, alpha=alpha, eps=eps), rtol=1e-9, atol=1e-15)
+
+
+def test_constant_gradient_step_on_a_number_and_for_large_t():
+    assert np.shape(optim.constant_gradient_step("rmsprop", 2.0, 1, 0.01, 1e-8)) == ()
+    # AdaGrad's t-th step is 1/sqrt(t) of its first (eps = 0); RMSProp's tends to lr against the sign of g
+    first = optim.constant_gradient_step("adagrad", 3.0, 1, 0.1, 0.0)
+    assert np.isclose(optim.constant_gradient_step("adagrad", 3.0, 10**8, 0.1, 0.0), first / 1e4, rtol=1e-12)
+    assert np.isclose(optim.constant_gradient_step("rmsprop", -3.0, 10**9, 0.1, 0.0), 0.1, rtol=1e-12)
+    assert np.isclose(optim.constant_gradient_step("rmsprop", -3.0, 1, 0.1, 0.0, alpha=0.99), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_adam_step_is_torch_adam_without_bias_correction(seed):
+    # Adam without the hats is torch's Adam with a schedule: step t's lr times (1 - b1**t) / sqrt(1 - b2**t), and eps
+    # scaled so that it stays outside the root of the *raw* v: eps_corrected = eps / sqrt(1 - b2) on step 1.
+    rng = np.random.default_rng(1400 + seed)
+    g = rng.normal(size=5) * rng.uniform(0.01, 10.0)
+    g[1] = 0.0
+    lr, b1, b2 = float(rng.uniform(1e-3, 1.0)), float(rng.uniform(0.0, 0.99)), float(rng.uniform(0.5, 0.9999))
+    eps = float(rng.choice([1e-8, 1e-3, 0.5]))
+    q = (1 - b1) / (1 - b2) ** 0.5
+    truth = _torch_last_change(torch.optim.Adam, g, 1, lr=lr * q, betas=(b1, b2), eps=eps / (1 - b2) ** 0.5)
+    np.testing.assert_allclose(optim.first_adam_step(g, lr, b1, b2, eps), truth, rtol=1e-9, atol=1e-15)
+    # with the hats it would be torch.optim.Adam's own first step
+    corrected = _torch_last_change(torch.optim.Adam, g, 1, lr=lr, betas=(b1, b2), eps=eps)
+    assert np.all(np.sign(optim.first_adam_step(g, lr, b1, b2, eps)) == np.sign(corrected))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: optim.constant_gradient_step("adam", 1.0, 3, 0.1, 1e-8), "method"),
+        (lambda: optim.constant_gradient_step("adagrad", 1.0, 0, 0.1, 1e-8), "t must be"),
+        (lambda: optim.constant_gradient_step("adagrad", 1.0, 2.5, 0.1, 1e-8), "t must be"),
+        (lambda: optim.constant_gradient_step("rmsprop", 1.0, 3, 0.1, 1e-8, alpha=1.0), "alpha"),
+        (lambda: optim.constant_gradient_step("rmsprop", 1.0, 3, -0.1, 1e-8), "lr"),
+        (lambda: optim.first_adam_step(1.0, 0.1, 1.0, 0.999, 1e-8), "beta1"),
+        (lambda: optim.first_adam_step(1.0, 0.1, 0.9, 0.999, -1.0), "eps"),
+    ],
+)
+def test_predictions_reject_bad_values(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

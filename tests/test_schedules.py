@@ -188,3 +188,57 @@ def test_all_schedules_accept_numpy_integers_and_return_floats():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def _restarts_of_torch(T_0, T_mult, count):
+    """Steps at which torch's CosineAnnealingWarmRestarts puts the rate back at lr0: [0, restart 1, ..., restart count].
+
+    Inside a cycle the rate is below lr0 (the cosine of an angle strictly between 0 and pi is below 1), and on
+    the first step of a cycle it is lr0 exactly; with T_0 = 1 there is no jump to see, every step is a restart."""
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=T_0, T_mult=T_mult)
+    found, t = [0], 0
+    while len(found) <= count:
+        opt.step()
+        sched.step()
+        t += 1
+        if opt.param_groups[0]["lr"] == 1.0:
+            found.append(t)
+    return found
+
+
+@pytest.mark.parametrize("T_0, T_mult, count", [(10, 2, 6), (7, 1, 8), (1, 2, 8), (4, 3, 5), (3, 5, 4), (1, 1, 5)])
+def test_restart_step_matches_the_jumps_of_torch(T_0, T_mult, count):
+    truth = _restarts_of_torch(T_0, T_mult, count)
+    ours = [S.restart_step(n, T_0, T_mult) for n in range(count + 1)]
+    assert ours == truth
+    assert all(type(t) is int for t in ours)
+    for n in range(1, count + 1):  # and the rate there is lr0 again
+        assert S.cosine_warm_restarts(ours[n], 0.3, T_0, T_mult) == pytest.approx(0.3, rel=1e-12)
+
+
+def test_restart_step_is_exact_far_into_a_run():
+    # the sum of the cycle lengths, added up one cycle at a time with Python's exact integers
+    for T_0, T_mult, n in [(5, 3, 70), (500, 6, 60), (3, 2, 200), (9, 1, 10**6)]:
+        total, length = 0, T_0
+        for _ in range(n if T_mult > 1 else 0):
+            total, length = total + length, length * T_mult
+        expected = total if T_mult > 1 else n * T_0
+        assert S.restart_step(n, T_0, T_mult) == expected
+        assert type(S.restart_step(n, T_0, T_mult)) is int
+    assert S.restart_step(0, 17, 4) == 0
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: S.restart_step(-1, 10, 2), ValueError, "n must be >= 0"),
+        (lambda: S.restart_step(2, 0, 2), ValueError, "T_0"),
+        (lambda: S.restart_step(2, 10, 0), ValueError, "T_mult"),
+        (lambda: S.restart_step(2.0, 10, 2), TypeError, "n must be an integer"),
+    ],
+)
+def test_restart_step_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -129,3 +129,73 @@ def test_random_search_bad_space():
         random_search(lambda p: 0.0, {"lr": ("log", 0.0, 1.0)}, 3, rng)
     with pytest.raises(ValueError, match="n_trials"):
         random_search(lambda p: 0.0, SPACE, -1, rng)
+
+
+# diagnose_lr: the truth is the rate each run was trained at, relative to the stable limit 2 / lambda_max
+# of its loss (notebook 01), not the rule itself: histories come from real torch.optim.SGD runs.
+
+def _sgd_run(factor, seed, model="linear", steps=60, n=128, d=4, width=8, scale=3.0, noise=0.5, batch_size=None):
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=gen)
+    y = X @ (scale * torch.randn(d, 1, generator=gen)) + noise * torch.randn(n, 1, generator=gen)
+    shapes = [(d, 1), (1,)] if model == "linear" else [(d, width), (width,), (width, 1), (1,)]
+    params = [(0.5 * torch.randn(s, generator=gen)).requires_grad_() for s in shapes]
+
+    def loss(ps, rows=slice(None)):
+        h = X[rows]
+        for k in range(0, len(ps) - 2, 2):
+            h = torch.tanh(h @ ps[k] + ps[k + 1])
+        return ((h @ ps[-2] + ps[-1] - y[rows]) ** 2).mean()
+
+    sizes = [p.numel() for p in params]
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    hess = torch.autograd.functional.hessian(lambda v: loss([u.reshape(s) for u, s in zip(v.split(sizes), shapes)]), flat)
+    opt = torch.optim.SGD(params, lr=factor / float(torch.linalg.eigvalsh(hess.double()).max()))
+    order = torch.Generator().manual_seed(seed + 1)
+    losses = []
+    for _ in range(steps):
+        with torch.no_grad():
+            losses.append(float(loss(params)))
+        opt.zero_grad()
+        loss(params, torch.randint(n, (batch_size,), generator=order) if batch_size else slice(None)).backward()
+        opt.step()
+    with torch.no_grad():
+        losses.append(float(loss(params)))
+    return losses
+
+
+@pytest.mark.parametrize(
+    "factor, seed, kwargs, label",
+    [
+        (0.005, 1, {}, "too low"),
+        (0.01, 2, dict(steps=80, scale=0.05, noise=0.01), "too low"),    # tiny losses, most of them gone, still falling
+        (0.003, 11, dict(model="mlp"), "too low"),
+        (0.5, 3, {}, "good"),
+        (0.4, 4, dict(noise=10.0), "good"),                               # levels off at a high noise floor
+        (0.5, 12, dict(batch_size=32), "good"),
+        (0.4, 13, dict(model="mlp", steps=80), "good"),
+        (2.5, 5, {}, "too high"),                                         # grows, finite
+        (60.0, 6, {}, "too high"),                                        # overflows to inf, then nan
+        (50.0, 14, dict(model="mlp"), "too high"),
+    ],
+)
+def test_diagnose_lr_on_real_runs(factor, seed, kwargs, label):
+    from course_lib.solutions.search import diagnose_lr
+
+    losses = _sgd_run(factor, seed, **kwargs)
+    assert diagnose_lr(losses) == label
+    assert diagnose_lr(np.array(losses)) == label
+
+
+def test_diagnose_lr_made_up_histories_and_bad_input():
+    from course_lib.solutions.search import LR_DIAGNOSES, diagnose_lr
+
+    assert diagnose_lr([2.0, 2.0, 2.0, 2.0]) == "too high"            # no progress
+    assert diagnose_lr([5.0, float("nan"), 1.0, 0.9, 0.89]) == "too high"
+    assert diagnose_lr([1.0, 0.2, 0.19]) == "good"                    # 0.01 of a 0.81 decrease in the second half
+    assert diagnose_lr([1.0, 0.5, 0.4]) == "too low"                  # 0.1 of 0.6
+    assert set(LR_DIAGNOSES) == {"too high", "too low", "good"}
+    with pytest.raises(ValueError, match="at least 3"):
+        diagnose_lr([1.0, 0.5])

@@ -204,3 +204,61 @@ def test_bad_input():
         param_groups(model, lr=0.1)
     with pytest.raises(TypeError, match="Module"):
         count_trainable([1, 2])
+
+
+# count_changed: the truth is one real training step in torch, set up with the module's own freeze_backbone
+# and param_groups, counting the floating-point state_dict entries that moved.
+
+def _widths_network(widths, num_classes):
+    from collections import OrderedDict
+
+    layers = OrderedDict()
+    for i in range(1, len(widths)):
+        layers[f"fc{i}"] = nn.Linear(widths[i - 1], widths[i], bias=False)
+        layers[f"bn{i}"] = nn.BatchNorm1d(widths[i])
+        layers[f"act{i}"] = nn.Tanh()
+    layers["fc"] = nn.Linear(widths[-1], num_classes)
+    return nn.Sequential(layers).double()
+
+
+def _moved(widths, num_classes, method, seed=0):
+    torch.manual_seed(seed)
+    model = _widths_network(widths, num_classes).train()
+    if method == "feature extraction":
+        freeze_backbone(model)
+    elif method == "requires_grad only":
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("fc."))
+    factor = 0.1 if method == "fine-tuning" else 1.0
+    optimizer = torch.optim.SGD(param_groups(model, 0.1, backbone_factor=factor), lr=0.1)
+    before = {k: t.clone() for k, t in model.state_dict().items() if t.is_floating_point()}
+    x, y = torch.randn(8, widths[0], dtype=torch.float64), torch.randint(num_classes, (8,))
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+    after = model.state_dict()
+    return sum(int((after[k] != t).sum()) for k, t in before.items())
+
+
+@pytest.mark.parametrize("widths, num_classes", [([6, 5, 4], 3), ([4, 7, 2, 5], 4), ([3], 2), ([1, 1], 2), ([9, 3, 8, 2, 6], 5)])
+@pytest.mark.parametrize("method", ["from scratch", "fine-tuning", "feature extraction", "requires_grad only"])
+def test_count_changed_matches_a_real_step(widths, num_classes, method):
+    from course_lib.solutions.transfer import count_changed
+
+    got = count_changed(widths, num_classes, method)
+    assert type(got) is int
+    assert got == _moved(widths, num_classes, method)
+
+
+def test_count_changed_large_and_bad_input():
+    from course_lib.solutions.transfer import count_changed
+
+    w = [100_000, 100_000, 50_000]
+    assert count_changed(w, 10, "from scratch") == 10**10 + 5 * 10**9 + 4 * 150_000 + 500_010
+    assert count_changed(w, 10, "requires_grad only") == 500_010 + 2 * 150_000
+    assert count_changed(w, 10, "feature extraction") == 500_010
+    with pytest.raises(ValueError, match="method must be one of"):
+        count_changed([3, 2], 2, "linear probe")
+    with pytest.raises(ValueError, match="at least one entry"):
+        count_changed([], 2, "from scratch")
+    with pytest.raises(ValueError, match="num_classes"):
+        count_changed([3], 1, "from scratch")

@@ -67,3 +67,41 @@ def minibatches(X, y, batch_size, rng=None):
         (_take(X, order[start : start + batch_size]), _take(y, order[start : start + batch_size]))
         for start in range(0, n, batch_size)
     ]
+
+
+def minibatch_noise(sigma2, batch_size, n):
+    r"""Expected squared error of the gradient of one mini-batch of distinct examples.
+
+    With per-example gradients :math:`\nabla\ell_i`, the full gradient :math:`\nabla L` (their
+    mean) and their variance :math:`\sigma^2 = \frac1N \sum_i \lVert \nabla\ell_i - \nabla L \rVert^2`,
+    a batch :math:`\mathcal B` of :math:`B` **distinct** examples drawn uniformly at random (without
+    replacement, as one batch of :func:`minibatches` is) has
+
+    .. math::
+
+        \mathbb E\,\lVert g_{\mathcal B} - \nabla L \rVert^2 = \frac{\sigma^2}{B}\cdot\frac{N - B}{N - 1},
+        \qquad g_{\mathcal B} = \frac1B \sum_{i \in \mathcal B} \nabla\ell_i .
+
+    The deviations :math:`d_i = \nabla\ell_i - \nabla L` sum to zero, so two distinct members of a
+    batch have :math:`\mathbb E\, d_i^\top d_j = -\sigma^2/(N-1)`: this negative correlation is the
+    finite-population correction :math:`(N-B)/(N-1)`. Drawn with replacement the answer would be
+    :math:`\sigma^2/B`. A batch of all :math:`N` examples is exact (0), ``N = 1`` included.
+
+    Args:
+        sigma2: :math:`\sigma^2 \ge 0`.
+        batch_size: :math:`B`, an integer with ``1 <= B <= n``.
+        n: :math:`N`, the number of examples, an integer ``>= 1``.
+
+    Returns:
+        The expected squared error, a Python float.
+    """
+    for name, value in (("batch_size", batch_size), ("n", n)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"minibatch_noise needs an integer {name}, got {value!r}.")
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"minibatch_noise needs 1 <= batch_size <= n, got batch_size={batch_size}, n={n}.")
+    if not isinstance(sigma2, numbers.Real) or not sigma2 >= 0:
+        raise ValueError(f"minibatch_noise needs a variance sigma2 >= 0, got sigma2={sigma2!r}.")
+    if batch_size == n:
+        return 0.0
+    return float(sigma2) / int(batch_size) * (int(n) - int(batch_size)) / (int(n) - 1)

@@ -67,3 +67,37 @@ def gradient_descent(grad, w0, lr, n_steps):
         w = gd_step(w, np.asarray(grad(w), dtype=float), lr)
         path[t + 1] = w
     return path
+
+
+def max_stable_lr(H):
+    r"""The supremum of the constant learning rates with which gradient descent converges on a quadratic.
+
+    On :math:`L(w) = \tfrac12 w^\top H w` with a symmetric positive-definite Hessian :math:`H`
+    (eigenvalues :math:`\lambda_1, \dots, \lambda_D > 0`, eigenvectors :math:`q_i`), one update
+    :math:`w \leftarrow w - \eta H w` multiplies the coefficient of :math:`w` along :math:`q_i` by
+    :math:`1 - \eta\lambda_i`. The run converges from every start iff :math:`|1 - \eta\lambda_i| < 1`
+    for every :math:`i`, i.e.
+
+    .. math::  0 < \eta < \eta_{\mathrm{crit}} = \frac{2}{\lambda_{\max}} .
+
+    The bound is strict: at :math:`\eta = \eta_{\mathrm{crit}}` the steepest coefficient is multiplied by
+    :math:`-1` every step and never shrinks. (The best constant rate, at which the flattest and
+    the steepest axis shrink equally fast, is :math:`2 / (\lambda_{\min} + \lambda_{\max})`.)
+
+    Args:
+        H: symmetric positive-definite array of shape ``(D, D)``, ``D >= 1``, not necessarily
+            diagonal (its diagonal entries are its curvatures only when it is). Not modified.
+
+    Returns:
+        :math:`\eta_{\mathrm{crit}}` as a Python float.
+    """
+    H = np.asarray(H, dtype=float)
+    if H.ndim != 2 or H.shape[0] != H.shape[1] or H.shape[0] == 0:
+        raise ValueError(f"max_stable_lr needs a square Hessian of shape (D, D) with D >= 1, got shape {H.shape}.")
+    if not np.allclose(H, H.T, rtol=1e-10, atol=1e-12 * max(1.0, float(np.abs(H).max()))):
+        raise ValueError("max_stable_lr needs a symmetric Hessian: H and H.T differ.")
+    curvatures = np.linalg.eigvalsh(H)
+    if not curvatures[0] > 0:
+        raise ValueError(f"max_stable_lr needs a positive-definite Hessian; its smallest eigenvalue is {curvatures[0]:.3g}, "
+                         "and along that direction no learning rate converges.")
+    return 2.0 / float(curvatures[-1])

@@ -104,3 +104,27 @@ def ewma_weights(t, beta, bias_correction=False):
     if bias_correction and t > 0:
         weights = weights / (1 - float(beta) ** t)
     return weights
+
+
+def ewma_lag(beta):
+    r"""How many steps the uncorrected average trails a straight ramp, once the start-up has faded.
+
+    On the ramp :math:`x_t = a t` (any slope :math:`a \ne 0`) the recursion from :math:`v_0 = 0`
+    gives exactly
+
+    .. math::
+
+        v_t = a\Big(t - \frac{\beta}{1-\beta}\,(1 - \beta^t)\Big),
+
+    so :math:`v_t \to x_{t - L}` with the lag :math:`L = \beta/(1-\beta)` steps: the mean age
+    :math:`\sum_{k \ge 0} k (1-\beta)\beta^k` of the weights. It is one step less than the
+    effective window :math:`1/(1-\beta)`, and it does not depend on the slope.
+
+    Args:
+        beta: :math:`\beta \in [0, 1)`; 0 gives no lag.
+
+    Returns:
+        the lag in steps, a float (not rounded).
+    """
+    _check_beta("ewma_lag", beta)
+    return float(beta) / (1.0 - float(beta))

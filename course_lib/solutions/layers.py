@@ -242,6 +242,87 @@ def batchnorm_backward(dout, cache):
     return dx, dgamma, dbeta
 
 
+def batchnorm_backward_staged(dout, x, gamma, eps=1e-5):
+    r"""Training-mode gradients of batch normalization at every node of its graph (notebook 08, Exercise 4).
+
+    The forward graph, per feature ``j``: :math:`\mu_j = \frac1N \sum_i x_{ij}`,
+    :math:`\sigma_j^2 = \frac1N \sum_i (x_{ij} - \mu_j)^2`, :math:`\hat x_{ij} = (x_{ij} - \mu_j)\, s_j` with
+    :math:`s_j = 1/\sqrt{\sigma_j^2 + \epsilon}`, and :math:`o_{ij} = \gamma_j \hat x_{ij} + \beta_j`. Walking it
+    backwards from :math:`\delta` = ``dout``:
+
+    .. math::
+
+        \frac{\partial L}{\partial \beta_j} = \sum_i \delta_{ij}, \quad
+        \frac{\partial L}{\partial \gamma_j} = \sum_i \delta_{ij} \hat x_{ij}, \quad
+        \frac{\partial L}{\partial \hat x_{ij}} = \gamma_j \delta_{ij}, \quad
+        \frac{\partial L}{\partial \sigma_j^2} = -\tfrac12 s_j^3 \sum_i \frac{\partial L}{\partial \hat x_{ij}} (x_{ij} - \mu_j),
+
+        \frac{\partial L}{\partial \mu_j} = -s_j \sum_i \frac{\partial L}{\partial \hat x_{ij}}
+            - \frac{\partial L}{\partial \sigma_j^2}\, \frac2N \sum_i (x_{ij} - \mu_j), \quad
+        \frac{\partial L}{\partial x_{ij}} = s_j \frac{\partial L}{\partial \hat x_{ij}}
+            + \frac{\partial L}{\partial \sigma_j^2} \frac{2 (x_{ij} - \mu_j)}{N} + \frac1N \frac{\partial L}{\partial \mu_j}.
+
+    Convention: the gradient at a node is the derivative of ``L`` with respect to that node's value, the
+    nodes before it held fixed and those after it recomputed (torch's ``.grad`` of an inner tensor after
+    ``retain_grad()``): ``dvar`` counts the edge sigma^2 -> x_hat only, ``dmu`` both edges out of mu.
+    ``dx`` equals :func:`batchnorm_backward` in training mode, and autograd through ``F.batch_norm``.
+
+    Args:
+        dout: ``(N, D)`` upstream gradient.
+        x: ``(N, D)`` input of the forward pass, ``N >= 2``.
+        gamma: ``(D,)`` scale.
+        eps: added to the variance before the square root, ``> 0``.
+
+    Returns:
+        A dict ``{"dbeta", "dgamma", "dx_hat", "dvar", "dmu", "dx"}`` of arrays of shapes ``(D,)``, ``(D,)``,
+        ``(N, D)``, ``(D,)``, ``(D,)``, ``(N, D)``, of ``x``'s kind.
+    """
+    x = _float_array(x)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"batchnorm_backward_staged expects x of shape (N, D) with N >= 2, got shape {tuple(x.shape)}.")
+    dout = _like(dout, x)
+    gamma = _like(gamma, x)
+    if tuple(dout.shape) != tuple(x.shape):
+        raise ValueError(f"batchnorm_backward_staged expects dout of x's shape {tuple(x.shape)}, got {tuple(dout.shape)}.")
+    if tuple(gamma.shape) != (x.shape[1],):
+        raise ValueError(f"batchnorm_backward_staged expects gamma of shape ({x.shape[1]},), got {tuple(gamma.shape)}.")
+    n = x.shape[0]
+    mu = _mean0(x)
+    centered = x - mu
+    var = _mean0(centered * centered)
+    inv_std = 1.0 / B.sqrt(var + eps)
+    x_hat = centered * inv_std
+    dx_hat = dout * gamma
+    dvar = -0.5 * inv_std ** 3 * _sum0(dx_hat * centered)
+    dmu = -inv_std * _sum0(dx_hat) - dvar * 2.0 * _sum0(centered) / n
+    dx = dx_hat * inv_std + dvar * 2.0 * centered / n + dmu / n
+    return {"dbeta": _sum0(dout), "dgamma": _sum0(dout * x_hat), "dx_hat": dx_hat, "dvar": dvar, "dmu": dmu, "dx": dx}
+
+
+def diagnose_activations(activations):
+    """Which network produced these tanh activations at initialization (notebook 08, Exercise 6)?
+
+    ``activations`` is a list of ``L >= 3`` arrays, the outputs of every hidden tanh layer (first to
+    last) of an MLP on one batch. Returns one of three labels:
+
+    * ``"saturating"``: more than 10 % of the last layer's values have ``|a| > 0.99`` (a plain network
+      with too large initial weights: the tanh units sit at +-1, where their derivative is ~0);
+    * ``"vanishing"``: the last layer's standard deviation is under half the first layer's (a plain
+      network with too small initial weights: the signal, and the gradient, fade with depth);
+    * ``"normalized"``: otherwise (BN before every tanh: every layer has about the spread of tanh of a
+      standard normal, about 0.63, under 1 % saturated, whatever the weights' scale).
+    """
+    if len(activations) < 2:
+        raise ValueError(f"diagnose_activations needs the activations of at least 2 layers, got {len(activations)}.")
+    first, last = (a.detach().cpu().numpy() if B.is_tensor(a) else np.asarray(a, dtype=float)
+                   for a in (activations[0], activations[-1]))
+    if np.mean(np.abs(last) > 0.99) > 0.1:
+        return "saturating"
+    if np.std(last) < 0.5 * np.std(first):
+        return "vanishing"
+    return "normalized"
+
+
 # --------------------------------------------------------------------------------------
 # softmax and cross-entropy
 # --------------------------------------------------------------------------------------
@@ -331,6 +412,25 @@ def cross_entropy(logits, y):
     """
     logits, y_idx = _check_logits_labels(logits, y, "cross_entropy")
     return _mean_nll(logits, y_idx)
+
+
+def initial_loss(num_classes):
+    r"""The mean cross-entropy of an untrained classifier on ``num_classes`` balanced classes (notebook 09, Exercise 3).
+
+    With small random weights all logits of a row are (nearly) equal, so softmax gives every class
+    :math:`p = 1/C` and every example's loss is :math:`-\ln(1/C) = \ln C` (``2.303`` for ``C = 10``): the
+    mean over the examples is the same number. (Not ":math:`10 \ln(1/10)`", a sum over the classes that
+    would be negative, which a cross-entropy never is.)
+
+    Args:
+        num_classes: the number of classes ``C >= 1``.
+
+    Returns:
+        :math:`\ln C` as a Python ``float``.
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+        raise ValueError(f"initial_loss expects a whole number of classes >= 1, got {num_classes!r}.")
+    return float(np.log(num_classes))
 
 
 def softmax_cross_entropy(logits, y):

@@ -347,3 +347,91 @@ def adam(w, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
     bias2 = 1 - beta2**t
     denom = B.sqrt(v) / bias2**0.5 + eps
     return w - (lr / bias1) * m / denom, state
+
+
+# ----------------------------------------------------------------------------------------
+# predictions worked out on paper (notebooks 05 and 06): closed forms, checked against torch.optim
+# ----------------------------------------------------------------------------------------
+
+
+def _check_steps(name, t):
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:
+        raise ValueError(f"{name}: t must be an int >= 1 (update t = 1 is the first one), got t={t!r}.")
+
+
+def constant_gradient_step(method, g, t, lr, eps, alpha=0.99):
+    r"""The change :math:`w_t - w_{t-1}` that update ``t`` of AdaGrad or RMSProp makes under a constant gradient.
+
+    One weight (or an array of them) sees the same gradient :math:`g` at every step, from an empty
+    state, with no weight decay and no momentum. The accumulator after :math:`t` updates is
+
+    .. math::
+
+        \text{AdaGrad:}\quad s_t = t\, g^2, \qquad
+        \text{RMSProp:}\quad v_t = (1 - \beta_2^t)\, g^2
+
+    (RMSProp's weights :math:`(1-\beta_2)\beta_2^{k}` of a zero-started average add up to
+    :math:`1 - \beta_2^t`), so, with :math:`\epsilon` outside the root as torch adds it,
+
+    .. math::
+
+        w_t - w_{t-1} = -\frac{\eta\, g}{\sqrt{t}\,|g| + \epsilon} \ \text{(AdaGrad)}, \qquad
+        w_t - w_{t-1} = -\frac{\eta\, g}{\sqrt{1 - \beta_2^t}\,|g| + \epsilon} \ \text{(RMSProp)}.
+
+    AdaGrad's steps shrink like :math:`1/\sqrt t`; RMSProp's first step is :math:`1/\sqrt{1-\beta_2}`
+    times :math:`\eta` (ten times for :math:`\beta_2 = 0.99`) and falls to :math:`\eta` as
+    :math:`\beta_2^t \to 0`.
+
+    Args:
+        method: ``"adagrad"`` (``torch.optim.Adagrad(lr, eps)``) or ``"rmsprop"``
+            (``torch.optim.RMSprop(lr, alpha, eps)``).
+        g: the constant gradient, a number or an array of any shape (one per weight).
+        t: the update, an int >= 1 (1 is the first).
+        lr: :math:`\eta \ge 0`.
+        eps: :math:`\epsilon \ge 0`.
+        alpha: RMSProp's :math:`\beta_2 \in [0, 1)` (AdaGrad ignores it).
+
+    Returns:
+        A NumPy array of ``g``'s shape (0-d for a number): negative where ``g > 0``.
+    """
+    name = "constant_gradient_step"
+    if method not in ("adagrad", "rmsprop"):
+        raise ValueError(f"{name}: method must be 'adagrad' or 'rmsprop', got {method!r}.")
+    _check_steps(name, t)
+    _check_nonneg(name, lr=lr, eps=eps)
+    g = np.asarray(g, dtype=float)
+    if method == "adagrad":
+        factor = float(t) ** 0.5
+    else:
+        _check_unit(name, alpha=alpha)
+        factor = (1.0 - alpha ** int(t)) ** 0.5
+    return -lr * g / (factor * np.abs(g) + eps)
+
+
+def first_adam_step(grad, lr, beta1, beta2, eps):
+    r"""The change :math:`w_1 - w_0` of Adam's first update *without* bias correction.
+
+    From an empty state, :math:`m_1 = (1-\beta_1)\, g_1` and :math:`v_1 = (1-\beta_2)\, g_1^2`; without
+    the hats the step is :math:`\eta\, m_1 / (\sqrt{v_1} + \epsilon)`, so
+
+    .. math::
+
+        w_1 - w_0 = -\frac{\eta\, (1 - \beta_1)\, g_1}{\sqrt{1 - \beta_2}\, |g_1| + \epsilon},
+
+    about :math:`(1-\beta_1)/\sqrt{1-\beta_2} \approx 3.2` times the corrected first step
+    :math:`-\eta\, g_1 / (|g_1| + \epsilon) \approx -\eta \operatorname{sign}(g_1)` for the defaults.
+
+    Args:
+        grad: the first gradient :math:`g_1`, a number or an array of any shape.
+        lr: :math:`\eta \ge 0`.
+        beta1, beta2: Adam's coefficients, each in [0, 1).
+        eps: :math:`\epsilon \ge 0`, added outside the square root (torch's place).
+
+    Returns:
+        A NumPy array of ``grad``'s shape (0-d for a number): negative where ``grad > 0``.
+    """
+    name = "first_adam_step"
+    _check_unit(name, beta1=beta1, beta2=beta2)
+    _check_nonneg(name, lr=lr, eps=eps)
+    g = np.asarray(grad, dtype=float)
+    return -lr * (1 - beta1) * g / ((1 - beta2) ** 0.5 * np.abs(g) + eps)

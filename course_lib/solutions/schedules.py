@@ -21,6 +21,9 @@ function                   torch scheduler it matches
 ``linear_warmup``          ``LinearLR(start_factor=1/T_warm, end_factor=1, total_iters=T_warm-1)``
 =========================  =====================================================================
 
+:func:`restart_step` goes the other way: the step at which ``CosineAnnealingWarmRestarts``
+restarts for the ``n``-th time, in closed form.
+
 torch computes several of these recursively (multiplying the previous ``lr``); the closed
 forms here agree with it to rounding error (relative ``1e-12`` or so over thousands of steps).
 All functions return plain Python floats.
@@ -216,3 +219,32 @@ def linear_warmup(t, lr0, warmup_steps):
     W = _positive_int(name, "warmup_steps", warmup_steps)
     _nonneg(name, lr0=lr0)
     return float(lr0 * min(1.0, (t + 1) / W))
+
+
+def restart_step(n, T_0, T_mult=1):
+    r"""The step at which cosine annealing with warm restarts restarts for the ``n``-th time.
+
+    Restart :math:`n` comes after the cycles :math:`0, \dots, n-1`, of lengths
+    :math:`T_0, T_0 T_{\text{mult}}, \dots, T_0 T_{\text{mult}}^{n-1}`, so it is at their sum, a geometric series:
+
+    .. math::  t_n = T_0 \, \frac{T_{\text{mult}}^{\,n} - 1}{T_{\text{mult}} - 1} \quad (T_{\text{mult}} > 1),
+               \qquad t_n = n \, T_0 \quad (T_{\text{mult}} = 1).
+
+    :math:`t_n` counts updates as :func:`cosine_warm_restarts` does: ``cosine_warm_restarts(t_n, lr0, T_0, T_mult)``
+    is ``lr0`` again, and ``torch``'s ``CosineAnnealingWarmRestarts(T_0, T_mult)`` puts ``lr0`` back in the
+    optimizer after :math:`t_n` calls of ``scheduler.step()``. ``n = 0`` gives 0, the start of the run. The
+    division leaves no remainder, so the result is an exact Python int for any ``n`` (a float would lose the
+    last digits past :math:`2^{53}`).
+
+    Args:
+        n: integer >= 0, which restart.
+        T_0: positive integer, length of the first cycle.
+        T_mult: integer >= 1, factor by which each cycle is longer than the previous one.
+    """
+    name = "restart_step"
+    n = as_int(name, "n", n, 0)
+    T_0 = _positive_int(name, "T_0", T_0)
+    T_mult = _positive_int(name, "T_mult", T_mult)
+    if T_mult == 1:
+        return n * T_0
+    return T_0 * (T_mult**n - 1) // (T_mult - 1)

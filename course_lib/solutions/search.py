@@ -154,3 +154,32 @@ def random_search(objective, space, n_trials, rng):
         params = _sample(space, rng)
         results.append((params, objective(dict(params))))
     return results
+
+
+LR_DIAGNOSES = ("too high", "too low", "good")
+
+
+def diagnose_lr(losses):
+    r"""What a loss history says about the learning rate: ``"too high"``, ``"too low"`` or ``"good"``.
+
+    ``losses`` are :math:`L_0, \dots, L_T`: the training loss before the first step and after every step
+    (at least 3 of them). With :math:`m = \lfloor T/2 \rfloor` the middle of the run:
+
+    * ``"too high"``: some :math:`L_t` is not finite (the run overflowed), or :math:`L_T \ge L_0` (no
+      progress at all: a rate above the stable limit :math:`2/\lambda_{\max}` makes the loss grow);
+    * ``"good"``: the loss went down and levelled off: the second half brought less than a tenth of the
+      total decrease, :math:`L_m - L_T < 0.1\,(L_0 - L_T)`;
+    * ``"too low"``: the loss went down but is still falling steadily:
+      :math:`L_m - L_T \ge 0.1\,(L_0 - L_T)`.
+
+    The rule looks only at the shape of the curve, never at the size of the losses, so a run that
+    levels off at a high noise floor is ``"good"`` and one whose losses are all tiny can be ``"too low"``.
+    ``nan`` compares as False with everything, hence the explicit test of finiteness.
+    """
+    L = np.asarray(losses, dtype=float)
+    if L.ndim != 1 or len(L) < 3:
+        raise ValueError(f"diagnose_lr needs a 1-D history of at least 3 losses, got shape {L.shape}.")
+    if not np.all(np.isfinite(L)) or L[-1] >= L[0]:
+        return "too high"
+    middle = L[(len(L) - 1) // 2]
+    return "good" if middle - L[-1] < 0.1 * (L[0] - L[-1]) else "too low"

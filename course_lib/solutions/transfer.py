@@ -197,3 +197,48 @@ def count_trainable(model):
         raise TypeError(f"count_trainable expected a torch.nn.Module, got {type(model).__name__}.")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
+
+
+TRANSFER_METHODS = ("from scratch", "fine-tuning", "feature extraction", "requires_grad only")
+
+
+def count_changed(widths, num_classes, method):
+    r"""How many numbers of a network one training step changes, by the way it is trained.
+
+    The network: for each pair of consecutive ``widths`` :math:`(d_{i-1}, d_i)`, :math:`i = 1, \dots, L`, a
+    block ``Linear(d_{i-1}, d_i, bias=False)``, ``BatchNorm1d(d_i)``, ``Tanh()``; then the head
+    ``fc = Linear(d_L, C)`` with a bias. The *numbers* are the entries of the floating-point tensors of its
+    ``state_dict()``: parameters, and BatchNorm's running mean and variance (not the integer
+    ``num_batches_tracked``). One step: ``model.train()``, the method's set-up, forward, backward of a
+    cross-entropy loss, one ``torch.optim.SGD`` step over the parameters the method trains.
+
+    With :math:`W = \sum_i d_{i-1} d_i`, :math:`S = \sum_{i \ge 1} d_i` and :math:`H = d_L C + C`:
+
+    * ``"from scratch"`` and ``"fine-tuning"`` (every parameter trains; fine-tuning only at a smaller
+      backbone rate): :math:`W + 2S + 2S + H`, the weights, :math:`\gamma, \beta`, the running statistics
+      and the head;
+    * ``"feature extraction"`` (:func:`freeze_backbone`: no gradient and BatchNorm in eval mode): :math:`H`;
+    * ``"requires_grad only"`` (frozen parameters, BatchNorm left in training mode): :math:`H + 2S`, since
+      a BatchNorm layer in training mode overwrites its running statistics at every forward pass.
+
+    Exact Python ints for any sizes (nothing is built).
+    """
+    from course_lib._args import as_int
+
+    name = "count_changed"
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise TypeError(f"{name}: widths must be a list of positive ints, got {widths!r}.")
+    widths = [as_int(name, "each width", w, 1) for w in widths]
+    if not widths:
+        raise ValueError(f"{name}: widths needs at least one entry (the input features of the head).")
+    num_classes = as_int(name, "num_classes", num_classes, 2)
+    if method not in TRANSFER_METHODS:
+        raise ValueError(f"{name}: method must be one of {TRANSFER_METHODS}, got {method!r}.")
+    weights = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    features = sum(widths[1:])
+    head = widths[-1] * num_classes + num_classes
+    if method == "feature extraction":
+        return head
+    if method == "requires_grad only":
+        return head + 2 * features
+    return weights + 4 * features + head

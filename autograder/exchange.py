@@ -1,0 +1,247 @@
+"""nbgrader's exchange, for a class on JupyterHub: the release goes out, submissions come in.
+
+* :func:`release_to_exchange` puts ``course release``'s student version where nbgrader's
+  Assignment List and ``nbgrader fetch_assignment`` find it
+  (``EXCHANGE/<course_id>/outbound/<assignment>/``), with nbgrader's own
+  ``ExchangeReleaseAssignment`` (which also makes ``inbound/``, writable by students).
+* :func:`collect_from_exchange` takes what students handed in with ``nbgrader submit``
+  (``EXCHANGE/<course_id>/inbound/<student>+<assignment>+<time>+<random>/``) with nbgrader's own
+  ``ExchangeCollect``, which picks each student's latest submission, and writes it as
+  ``SUBMISSIONS/<student>/<assignment>/`` with its ``timestamp.txt``: the layout ``course grade``
+  reads.
+
+``inbound/`` is writable by every student, so its entries are hostile input like any
+submission: the copy takes regular files only (never a link, a FIFO or a device; at most
+:data:`MAX_FILE_BYTES` each and :data:`MAX_FILES` per submission), an entry whose name is not
+``student+assignment+time+...`` is skipped with a sentence, and an entry that claims to be one
+student's but is owned by another user of this machine is not collected. A submission already
+in ``SUBMISSIONS`` is replaced only by a later one of the same student, and the one it replaces
+is kept in ``SUBMISSIONS/.replaced/``.
+"""
+
+import os
+import pwd
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import CourseError
+from autograder.deadlines import TIMESTAMP_FILE, format_timestamp, parse_timestamp
+from autograder.shown import shown
+from autograder.submissions import read_regular
+
+MAX_FILE_BYTES = 128 * 1024 * 1024
+MAX_FILES = 200
+REPLACED = ".replaced"
+
+
+@dataclass
+class Collected:
+    written: list = field(default_factory=list)     # (student, assignment, time)
+    kept: list = field(default_factory=list)        # sentences: submissions left as they were
+    skipped: list = field(default_factory=list)     # sentences: inbound entries not collected
+
+
+def _nbgrader_course_dir(root, course_id, assignment):
+    from nbgrader.coursedir import CourseDirectory
+
+    cd = CourseDirectory()
+    cd.root = str(root)
+    cd.course_id = course_id
+    cd.assignment_id = assignment
+    return cd
+
+
+def _check_exchange(exchange, must_exist=True):
+    exchange = Path(exchange)
+    if exchange.exists() and not exchange.is_dir():
+        raise CourseError(f"{exchange} is not a folder; give --exchange the folder nbgrader's exchange uses "
+                          "(c.Exchange.root, by default /usr/local/share/nbgrader/exchange).")
+    if must_exist and not exchange.is_dir():
+        raise CourseError(f"There is no exchange folder at {exchange}; give --exchange the folder of c.Exchange.root.")
+    return exchange
+
+
+def release_to_exchange(course_root, exchange, course_id, assignments=None, force=False):
+    """Release the student version of ``assignments`` (default: all) into the exchange; return
+    the outbound folders written."""
+    from nbgrader.exchange.default import ExchangeReleaseAssignment
+    from nbgrader.exchange.abc import ExchangeError
+
+    from autograder.release import release
+
+    exchange = _check_exchange(exchange, must_exist=False)
+    with tempfile.TemporaryDirectory(prefix="course-exchange-") as tmp:
+        written = release(course_root, Path(tmp) / "release", assignments)
+        out = []
+        for folder in written:
+            a = folder.name
+            (folder / ".course-release").unlink(missing_ok=True)
+            dest = exchange / course_id / "outbound" / a
+            if dest.exists() and not force:
+                raise CourseError(f"{a} is already in the exchange ({dest}); students may have fetched it. "
+                                  "Add --force to replace it.")
+            app = ExchangeReleaseAssignment(coursedir=_nbgrader_course_dir(tmp, course_id, a))
+            app.root = str(exchange)
+            app.force = force
+            try:
+                app.start()
+            except ExchangeError as e:
+                raise CourseError(f"nbgrader could not release {a} into {exchange}: {e}") from None
+            out.append(dest)
+        return out
+
+
+def _owner_problem(path, student):
+    """A sentence if ``path`` claims to be ``student``'s but another user of this machine owns it."""
+    try:
+        user = pwd.getpwnam(student)
+    except KeyError:
+        return None     # not an account here (JupyterHub with other user names): nothing to compare
+    owner = os.lstat(path).st_uid
+    if owner == user.pw_uid or owner == 0 and os.geteuid() == 0 and user.pw_uid == 0:
+        return None
+    try:
+        name = pwd.getpwuid(owner).pw_name
+    except KeyError:
+        name = f"uid {owner}"
+    return f"{shown(path.name)} claims to be {shown(student)}'s submission but belongs to {shown(name)}; it was not collected."
+
+
+def _safe_copy(src, dest):
+    """Copy the submission folder ``src`` to ``dest``: regular files and folders only, capped."""
+    count = 0
+    dest.mkdir(parents=True)
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        rel = Path(dirpath).relative_to(src)
+        for d in list(dirnames):
+            st = os.lstat(os.path.join(dirpath, d))
+            if not stat.S_ISDIR(st.st_mode) or d.startswith("."):
+                dirnames.remove(d)
+                continue
+            (dest / rel / d).mkdir()
+        for f in filenames:
+            path = os.path.join(dirpath, f)
+            if f.startswith(".") and f != TIMESTAMP_FILE:
+                continue
+            data, why = read_regular(path, cap=MAX_FILE_BYTES)
+            if data is None or len(data) > MAX_FILE_BYTES:
+                continue       # a link, a FIFO, a device or an oversized file: not copied (the grader names what is missing)
+            count += 1
+            if count > MAX_FILES:
+                raise CourseError(f"{shown(src.name)} holds more than {MAX_FILES} files; it was not collected.")
+            (dest / rel / f).write_bytes(data)
+
+
+def _record(path):
+    """nbgrader's record of an inbound entry, plus ``ok``: a folder (not a link) whose name
+    holds a time, owned by the student it names where that student is a user here."""
+    import datetime as dt
+
+    name = os.path.basename(path)
+    parts = name.rsplit("+", 3)
+    when = parse_timestamp(parts[2]) if len(parts) >= 3 else None
+    ok = (when is not None and parts[0] not in ("", ".", "..") and not parts[0].startswith(".")
+          and os.path.isdir(path) and not os.path.islink(path)
+          and _owner_problem(Path(path), parts[0]) is None)
+    return {"username": parts[0], "filename": name, "ok": ok,
+            "timestamp": when.replace(tzinfo=None) if when else dt.datetime.min}
+
+
+def _collector(exchange, root, course_id, assignment):
+    """nbgrader's ``ExchangeCollect`` for one assignment, made safe for hostile entries: each
+    student's latest *valid* entry is the one taken, an invalid one is never copied, and the
+    copy is :func:`_safe_copy`."""
+    from nbgrader.exchange.default import ExchangeCollect
+
+    class Collect(ExchangeCollect):
+        def _path_to_record(self, path):
+            return _record(path)
+
+        def _sort_by_timestamp(self, records):
+            return sorted(records, key=lambda r: (r["ok"], r["timestamp"]), reverse=True)
+
+        def do_copy(self, src, dest, log=None):
+            if _record(src)["ok"]:
+                _safe_copy(Path(src), Path(dest))
+
+    app = Collect(coursedir=_nbgrader_course_dir(root, course_id, assignment))
+    app.root = str(exchange)
+    app.update = True
+    app.check_owner = False    # checked in _record, and refused rather than warned about
+    return app
+
+
+def collect_from_exchange(exchange, course_id, out_dir, assignments):
+    """Collect each student's latest submission of each of ``assignments`` into ``out_dir``."""
+    from nbgrader.exchange.abc import ExchangeError
+
+    exchange = _check_exchange(exchange)
+    inbound = exchange / course_id / "inbound"
+    if not inbound.is_dir():
+        raise CourseError(f"{exchange} has no inbound folder for the course '{course_id}' ({inbound}); check --exchange "
+                          "and --course-id, and release an assignment there first with `course release --exchange`.")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CourseError(f"{out_dir} exists and is not a folder: give --out a folder for the submissions.")
+    result = Collected()
+    for entry in sorted(inbound.iterdir()):
+        parts = entry.name.rsplit("+", 3)
+        if len(parts) < 3 or parse_timestamp(parts[2]) is None:
+            result.skipped.append(f"{shown(entry.name)} is not a submission nbgrader made (student+assignment+time+...); "
+                                  "it was not collected.")
+        elif parts[1] not in assignments:
+            continue
+        elif entry.is_symlink() or not entry.is_dir():
+            result.skipped.append(f"{shown(entry.name)} is not a folder; it was not collected.")
+        elif problem := _owner_problem(entry, parts[0]):
+            result.skipped.append(problem)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for a in assignments:
+        with tempfile.TemporaryDirectory(prefix="course-collect-") as tmp:
+            app = _collector(exchange, tmp, course_id, a)
+            try:
+                app.start()
+            except (ExchangeError, RuntimeError) as e:
+                raise CourseError(f"nbgrader could not collect {a} from {exchange}: {e}") from None
+            submitted = Path(tmp) / "submitted"
+            if not submitted.is_dir():
+                continue
+            for student_dir in sorted(submitted.iterdir()):
+                if (student_dir / a).is_dir():
+                    _place(student_dir / a, out_dir, student_dir.name, a, result)
+    return result
+
+
+def _time_of(folder):
+    f = folder / TIMESTAMP_FILE
+    if f.is_symlink() or not f.is_file():
+        return None
+    try:
+        return parse_timestamp(f.read_text(encoding="utf-8", errors="replace")[:256])
+    except OSError:
+        return None
+
+
+def _place(src, out_dir, student, assignment, result):
+    """Move one collected submission into ``out_dir``, keeping any earlier one it replaces."""
+    when = _time_of(src)
+    dest = out_dir / student / assignment
+    if dest.exists() or dest.is_symlink():
+        old = _time_of(dest) if dest.is_dir() and not dest.is_symlink() else None
+        if old is not None and when is not None and old >= when:
+            result.kept.append(f"{shown(student)}/{shown(assignment)}: the submission already collected "
+                               f"({format_timestamp(old)}) is the latest; it was kept.")
+            return
+        keep = out_dir / REPLACED / student / assignment / (format_timestamp(old).replace(" ", "_") if old else "unknown-time")
+        n = 1
+        while keep.exists():
+            keep = keep.with_name(keep.name.split("~")[0] + f"~{n}")
+            n += 1
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        dest.rename(keep)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(src), str(dest))
+    result.written.append((student, assignment, when))
