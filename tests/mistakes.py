@@ -244,6 +244,25 @@ def remote_scores(nb_path, variants):
     return scores
 
 
+def later_cell_output(nb_path, answer_source, later_grade_id):
+    """What the test cell ``later_grade_id`` prints when every solution cell is the reference's and
+    then ``answer_source`` (a wrong earlier exercise) replaces one: the line that tells the student
+    which earlier exercise to fix."""
+    import contextlib
+    import io
+
+    ns = {"__name__": "__notebook__"}
+    exec(setup_source(nb_path), ns)
+    for c in _cells(nb_path):
+        if _nbgrader(c).get("solution"):
+            exec(c.source, ns)
+    exec(answer_source, ns)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(next(c.source for c in _cells(nb_path) if _nbgrader(c).get("grade_id") == later_grade_id), dict(ns))
+    return out.getvalue()
+
+
 def solution_of(nb_path, solution_id):
     """The notebook's own solution cell, unchanged: what a variant of a later exercise builds on."""
     for c in _cells(nb_path):

@@ -153,7 +153,7 @@ test_every_mistake_loses_the_points, test_the_reference_answers_pass = catalogue
 # still loses its points, with the earlier exercise named in the message.
 import pytest  # noqa: E402
 
-from mistakes import grade_in_process, remote_scores  # noqa: E402
+from mistakes import grade_in_process, later_cell_output, remote_scores  # noqa: E402
 
 NO_SHIFT = solution_with(NB, "softmax", "z - z.max(axis=-1, keepdims=True)", "z") + "\n"
 FLOAT_LABELS = solution_with(NB, "cross_entropy", "logits[np.arange(n), y]", "logits[np.arange(n), y.astype(float)]") + "\n"
@@ -196,24 +196,11 @@ def test_a_later_exercise_that_is_wrong_in_itself_still_loses_its_points(name, a
 
 @pytest.mark.parametrize("answer,own,later", ONE_MISTAKE_SPARED, ids=["softmax", "cross_entropy", "softmax_cross_entropy"])
 def test_a_right_later_exercise_is_graded_with_a_correct_earlier_function_and_says_so(answer, own, later, capsys):
-    import contextlib
-    import io
-
-    from mistakes import _cells, _nbgrader, setup_source
-
     _, _, results = grade_in_process(NB, answer)
     assert {g for g, m in results.items() if m} == {own}
     # the passing line of the later cell tells the student which earlier exercise to fix
-    ns = {"__name__": "__notebook__"}
-    exec(setup_source(NB), ns)
-    for c in _cells(NB):
-        if _nbgrader(c).get("solution"):
-            exec(c.source, ns)
-    exec(answer, ns)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(next(c.source for c in _cells(NB) if _nbgrader(c).get("grade_id") == later), dict(ns))
-    assert "graded with a correct" in out.getvalue() and "fix it, then run this test again" in out.getvalue(), out.getvalue()
+    out = later_cell_output(NB, answer, later)
+    assert "graded with a correct" in out and "fix it, then run this test again" in out, out
 
 
 @pytest.mark.slow

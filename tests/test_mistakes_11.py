@@ -3,10 +3,8 @@
 Where the mistake can be recognized, the failure message must name it.
 """
 
-import contextlib
-import io
 
-from mistakes import _cells, _nbgrader, catalogue_tests, grade_in_process, setup_source, solution_of, solution_with
+from mistakes import catalogue_tests, grade_in_process, later_cell_output, solution_of, solution_with
 from notebook_text import ROOT
 
 NB = ROOT / "notebooks" / "11_activations_init" / "11_activations_init.ipynb"
@@ -190,16 +188,7 @@ ONE_MISTAKE_SPARED = [
 
 
 def _passing_output(answer, later):
-    ns = {"__name__": "__notebook__"}
-    exec(setup_source(NB), ns)
-    for c in _cells(NB):
-        if _nbgrader(c).get("solution"):
-            exec(c.source, ns)
-    exec(answer, ns)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(next(c.source for c in _cells(NB) if _nbgrader(c).get("grade_id") == later), dict(ns))
-    return out.getvalue()
+    return later_cell_output(NB, answer, later)
 
 
 import pytest  # noqa: E402
