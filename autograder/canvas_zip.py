@@ -23,6 +23,7 @@ moved to ``SUBMISSIONS/.replaced/``.
 
 import datetime as dt
 import re
+import shutil
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -32,13 +33,13 @@ from zoneinfo import ZoneInfo
 from autograder import CourseError
 from autograder.deadlines import TIMESTAMP_FILE, format_timestamp
 from autograder.shown import shown
+from autograder.submissions import REPLACED_DIR as REPLACED
 
 CANVAS_NAME = re.compile(r"^(?P<name>[a-z0-9]*?)_(?P<late>LATE_)?(?P<user>\d+)_(?P<attachment>\d+)_(?P<file>.+)$")
 RESUBMITTED = re.compile(r"^(?P<stem>.+?)-(?P<n>\d+)$")
 MAX_ENTRIES = 20_000
 MAX_TOTAL_BYTES = 4 * 1024 ** 3
 MAX_ENTRY_BYTES = 128 * 1024 * 1024
-REPLACED = ".replaced"
 
 
 @dataclass
@@ -147,7 +148,6 @@ def import_canvas_zip(zip_path, out_dir, assignment, notebooks, roster, timezone
                 tmp.rename(dest)
             finally:
                 if tmp.exists():
-                    import shutil
                     shutil.rmtree(tmp, ignore_errors=True)
             result.written.append((student, assignment, when, late))
     return result

@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import CourseError
-from autograder.deadlines import TIMESTAMP_FILE, format_timestamp, parse_timestamp
+from autograder.deadlines import TIMESTAMP_FILE, format_timestamp, parse_timestamp, read_submission_time
 from autograder.shown import shown
-from autograder.submissions import read_regular
+from autograder.submissions import REPLACED_DIR as REPLACED, read_regular
 
 MAX_FILE_BYTES = 128 * 1024 * 1024
 MAX_FILES = 200
-REPLACED = ".replaced"
 
 
 @dataclass
@@ -216,13 +215,7 @@ def collect_from_exchange(exchange, course_id, out_dir, assignments):
 
 
 def _time_of(folder):
-    f = folder / TIMESTAMP_FILE
-    if f.is_symlink() or not f.is_file():
-        return None
-    try:
-        return parse_timestamp(f.read_text(encoding="utf-8", errors="replace")[:256])
-    except OSError:
-        return None
+    return read_submission_time(folder)[0]
 
 
 def _place(src, out_dir, student, assignment, result):

@@ -14,8 +14,6 @@ from pathlib import Path
 
 from autograder.deadlines import ON_TIME, deduction, parse_timestamp
 
-STATE_DIR = ".course-grading"
-
 
 @dataclass
 class FinalGrade:
@@ -57,6 +55,8 @@ def saved_grades(out_dir, config):
     """Every saved record of a graded folder, as final grades, sorted by (student, assignment).
 
     A record that can not be read is left out (it is graded again by the next ``course grade``)."""
+    from autograder.grading import STATE_DIR   # where course grade keeps its records
+
     state = Path(out_dir) / STATE_DIR
     grades = []
     for path in sorted(state.glob("*/*.json")) if state.is_dir() else []:

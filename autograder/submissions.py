@@ -46,6 +46,7 @@ MAX_READ_BYTES = 128 * 1024 * 1024        # above this, the notebook is not grad
 MAX_JSON_DEPTH = 100                      # a notebook is about 8 levels deep; widget state a few more
 MAX_ENTRIES = 10_000                      # entries of a student's or assignment folder looked at
 IGNORED_SHOWN = 5                         # ignored files named in the problem sentence
+REPLACED_DIR = ".replaced"                # where `course collect` keeps a submission a later one replaced (hidden: never graded)
 
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -87,3 +87,23 @@ def test_what_an_lms_export_needs_is_named():
         export(_grades(), [Student("alice"), Student("bob")], ASSIGNMENTS, "moodle")
     with pytest.raises(CourseError, match="--format must be one of"):
         export(_grades(), ROSTER, ASSIGNMENTS, "blackboard")
+
+
+def test_saved_records_of_course_grade_read_back_as_final_grades(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from autograder.final_grades import saved_grades
+    from autograder.grading import STATE_DIR, Result, record_name
+
+    cfg = CourseConfig(late_policy=LatePolicy(percent_per_day=10), due={"01_gradient_descent": DUE})
+    for student, score, when in (("alice", 9, "2026-09-14 20:00:00.000000 UTC"), ("bob", 8, "2026-09-15 12:00:00.000000 UTC")):
+        res = Result(student, "01_gradient_descent", score, 10, cells=[["01_gradient_descent", "test_gd_step", 1, 1, ""]])
+        record = {"key": "k", "result": {**{k: v for k, v in asdict(res).items() if k != "feedback"}, "submitted_at": when}}
+        path = tmp_path / STATE_DIR / record_name(student) / f"{record_name('01_gradient_descent')}.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(record))
+    (tmp_path / STATE_DIR / "broken").mkdir()
+    (tmp_path / STATE_DIR / "broken" / "x.json").write_text("{ not json")
+    grades = saved_grades(tmp_path, cfg)
+    assert [(g.student, g.raw_score, g.penalty, g.score) for g in grades] == [("alice", 9, 0, 9), ("bob", 8, 10, 7.2)]
