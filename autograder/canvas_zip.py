@@ -123,7 +123,7 @@ def import_canvas_zip(zip_path, out_dir, assignment, notebooks, roster, timezone
             have = chosen.setdefault(student, {}).get(nb)
             if have is None or att > have[0]:
                 chosen[student][nb] = (att, info, bool(m.group("late")))
-        if infos and not canvas_like:
+        if not canvas_like:      # an empty zip is no Canvas download either
             raise CourseError(f"{Path(zip_path).name} holds no file named like a Canvas download "
                               "(name_userid_attachmentid_file.ipynb); give --canvas the zip of \"Download Submissions\".")
         out_dir = Path(out_dir)

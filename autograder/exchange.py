@@ -8,7 +8,9 @@
   (``EXCHANGE/<course_id>/inbound/<student>+<assignment>+<time>+<random>/``) with nbgrader's own
   ``ExchangeCollect``, which picks each student's latest submission, and writes it as
   ``SUBMISSIONS/<student>/<assignment>/`` with its ``timestamp.txt``: the layout ``course grade``
-  reads.
+  reads. What is not the student's work stays in the exchange: nbgrader's ``submission_secret.txt``
+  and the release's own files handed back unchanged (``course_lib/``), so the grader does not
+  report them as stray files.
 
 ``inbound/`` is writable by every student, so its entries are hostile input like any
 submission: the copy takes regular files only (never a link, a FIFO or a device; at most
@@ -63,6 +65,13 @@ def _check_exchange(exchange, must_exist=True):
     return exchange
 
 
+def _is_exchange(folder):
+    """Whether ``folder`` can be an exchange root: empty, or holding a course (``outbound/`` or ``inbound/``)."""
+    entries = [e for e in folder.iterdir() if not e.name.startswith(".")]
+    return not entries or any(e.is_dir() and not e.is_symlink() and ((e / "outbound").is_dir() or (e / "inbound").is_dir())
+                              for e in entries)
+
+
 def release_to_exchange(course_root, exchange, course_id, assignments=None, force=False):
     """Release the student version of ``assignments`` (default: all) into the exchange; return
     the outbound folders written."""
@@ -71,7 +80,19 @@ def release_to_exchange(course_root, exchange, course_id, assignments=None, forc
 
     from autograder.release import release
 
+    from autograder.course_dir import check_assignment, list_assignments
+
     exchange = _check_exchange(exchange, must_exist=False)
+    if exchange.is_dir() and not _is_exchange(exchange):
+        raise CourseError(f"{exchange} holds files but no nbgrader course (a folder with outbound/ or inbound/), so it is not "
+                          "an exchange, and nbgrader would make it writable by everyone; give --exchange nbgrader's exchange "
+                          "folder or a new one.")
+    for a in assignments or list_assignments(course_root):
+        check_assignment(course_root, a)
+        dest = exchange / course_id / "outbound" / a
+        if (dest.exists() or dest.is_symlink()) and not force:   # checked for all before any is released
+            raise CourseError(f"{a} is already in the exchange ({dest}); students may have fetched it. "
+                              "Add --force to replace it.")
     with tempfile.TemporaryDirectory(prefix="course-exchange-") as tmp:
         written = release(course_root, Path(tmp) / "release", assignments)
         out = []
@@ -79,9 +100,6 @@ def release_to_exchange(course_root, exchange, course_id, assignments=None, forc
             a = folder.name
             (folder / ".course-release").unlink(missing_ok=True)
             dest = exchange / course_id / "outbound" / a
-            if dest.exists() and not force:
-                raise CourseError(f"{a} is already in the exchange ({dest}); students may have fetched it. "
-                                  "Add --force to replace it.")
             app = ExchangeReleaseAssignment(coursedir=_nbgrader_course_dir(tmp, course_id, a))
             app.root = str(exchange)
             app.force = force
@@ -109,8 +127,24 @@ def _owner_problem(path, student):
     return f"{shown(path.name)} claims to be {shown(student)}'s submission but belongs to {shown(name)}; it was not collected."
 
 
-def _safe_copy(src, dest):
-    """Copy the submission folder ``src`` to ``dest``: regular files and folders only, capped."""
+NBGRADER_OWN = ("submission_secret.txt",)   # what `nbgrader submit` adds (for its own feedback hashes), not the student's
+
+
+def _same_file(path, data):
+    """Whether the instructor's file ``path`` (the release in ``outbound/``) holds exactly ``data``."""
+    try:
+        st = os.lstat(path)
+        return stat.S_ISREG(st.st_mode) and st.st_size == len(data) and Path(path).read_bytes() == data
+    except OSError:
+        return False
+
+
+def _safe_copy(src, dest, release=None):
+    """Copy the submission folder ``src`` to ``dest``: regular files and folders only, capped.
+
+    Left in the exchange, as not the student's work: nbgrader's own ``submission_secret.txt`` and
+    every file other than a notebook that is byte for byte the release's (``release``: the
+    assignment's ``outbound/`` folder), such as the ``course_lib/`` the student fetched."""
     count = 0
     dest.mkdir(parents=True)
     for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
@@ -119,18 +153,19 @@ def _safe_copy(src, dest):
             st = os.lstat(os.path.join(dirpath, d))
             if not stat.S_ISDIR(st.st_mode) or d.startswith("."):
                 dirnames.remove(d)
-                continue
-            (dest / rel / d).mkdir()
         for f in filenames:
             path = os.path.join(dirpath, f)
-            if f.startswith(".") and f != TIMESTAMP_FILE:
+            if f.startswith(".") and f != TIMESTAMP_FILE or rel == Path(".") and f in NBGRADER_OWN:
                 continue
             data, why = read_regular(path, cap=MAX_FILE_BYTES)
             if data is None or len(data) > MAX_FILE_BYTES:
                 continue       # a link, a FIFO, a device or an oversized file: not copied (the grader names what is missing)
+            if release is not None and not f.endswith(".ipynb") and f != TIMESTAMP_FILE and _same_file(release / rel / f, data):
+                continue
             count += 1
             if count > MAX_FILES:
                 raise CourseError(f"{shown(src.name)} holds more than {MAX_FILES} files; it was not collected.")
+            (dest / rel).mkdir(parents=True, exist_ok=True)
             (dest / rel / f).write_bytes(data)
 
 
@@ -164,7 +199,7 @@ def _collector(exchange, root, course_id, assignment):
 
         def do_copy(self, src, dest, log=None):
             if _record(src)["ok"]:
-                _safe_copy(Path(src), Path(dest))
+                _safe_copy(Path(src), Path(dest), release=Path(exchange) / course_id / "outbound" / assignment)
 
     app = Collect(coursedir=_nbgrader_course_dir(root, course_id, assignment))
     app.root = str(exchange)
@@ -176,6 +211,10 @@ def _collector(exchange, root, course_id, assignment):
 def collect_from_exchange(exchange, course_id, out_dir, assignments):
     """Collect each student's latest submission of each of ``assignments`` into ``out_dir``."""
     from nbgrader.exchange.abc import ExchangeError
+
+    from autograder.pipeline import _put_own_bin_on_path
+
+    _put_own_bin_on_path()     # ExchangeCollect opens nbgrader's gradebook, which runs `alembic` from PATH
 
     exchange = _check_exchange(exchange)
     inbound = exchange / course_id / "inbound"

@@ -23,7 +23,7 @@ import io
 from pathlib import Path
 
 from autograder import CourseError
-from autograder.shown import csv_cell as _csv_cell
+from autograder.shown import csv_cell as _csv_cell, shown
 
 FORMATS = ("canvas", "moodle", "csv")
 
@@ -68,10 +68,11 @@ def export(grades, roster, assignments, fmt, lms_columns=None, per_exercise=Fals
                           f"to {'Canvas user ids' if fmt == 'canvas' else 'Moodle users'}.")
     listed = {s.student_id for s in roster}
     for sid in sorted(set(by_student) - listed) if roster else []:
-        notes.append(f"not in the roster, so not exported: {sid}")
+        notes.append(f"not in the roster, so not exported: {shown(sid)}" if fmt != "csv"
+                     else f"not in the roster, exported by student id only: {shown(sid)}")
     for s in roster:
         if s.student_id not in by_student:
-            notes.append(f"in the roster but not graded (exported with empty cells): {s.student_id}")
+            notes.append(f"in the roster but not graded (exported with empty cells): {shown(s.student_id)}")
 
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")

@@ -9,14 +9,17 @@ The page is opened by the student and the instructor, and a student writes much 
 markdown, their code, what their code prints. Nothing of that may run or forge anything there,
 so the page is made safe twice:
 
-* before nbgrader renders it, :class:`SafeCells` shows every markdown or raw cell that is not
-  the instructor's (word for word a markdown cell of the source notebook) as plain text, keeps
+* when it is written, :class:`SafeCells` makes every markdown or raw cell that is not the
+  instructor's (word for word a markdown cell of the source notebook) a cell of plain text, keeps
   of each output only its text and PNG/JPEG images (no HTML, JavaScript, SVG or markdown
   output, no output metadata, no attachments, no notebook metadata such as widget state), and
   caps what is shown: :data:`MAX_CELL_CHARS` characters per cell source or output and
   :data:`MAX_NOTEBOOK_CHARS` for all cells that are not graded cells, with a note where
-  something was cut (the graded cells are always shown, each capped);
-* after, when the page is saved, :func:`safe_page` keeps only the body of nbgrader's page and
+  something was cut (the graded cells are always shown, each capped); then
+  :func:`notebook_html` writes the HTML itself: only the instructor's markdown is rendered (by
+  mistune, as nbconvert does), every other text, code, output and error line is escaped, and an
+  image is shown only when it is base64 of a PNG or JPEG;
+* after, when the page is saved, :func:`safe_page` keeps only the body of that HTML and
   writes it again with only allowed tags and attributes (``class``, a link's http(s) or ``#``
   ``href``, an image's ``data:image/png|jpeg|gif`` ``src``, plain anchor ids), every
   ``script``, ``style``, ``iframe``, ``svg``... element left out with its content, each block
@@ -29,6 +32,7 @@ Mathematics is shown as its LaTeX source: the page loads no MathJax (no script r
 """
 
 import base64
+import functools
 import hashlib
 import html
 import re
@@ -74,7 +78,7 @@ class ShortenTracebacks(Preprocessor):
         return cell, resources
 
 
-# -- before rendering: cells fit to show ---------------------------------------------------
+# -- cells fit to show ----------------------------------------------------------------------
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 _IMAGES = ("image/png", "image/jpeg")
@@ -85,13 +89,6 @@ def _cut(text, limit, what):
     if len(text) <= limit:
         return text
     return text[:limit] + f"\n[\u2026 cut: {what} has {len(text):,} characters; the feedback shows the first {limit:,}]\n"
-
-
-def as_plain_text(text):
-    """Markdown that shows ``text`` as it is: a fenced block longer than any run of backticks in it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"*Text written in the notebook, shown as plain text:*\n\n{fence}text\n{text}\n{fence}"
 
 
 def _grade_id(cell):
@@ -109,23 +106,34 @@ class SafeCells(Preprocessor):
     notebook_chars = Integer(MAX_NOTEBOOK_CHARS).tag(config=True)
     image_bytes = Integer(MAX_IMAGE_BYTES).tag(config=True)
 
-    def _source(self, resources):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._read = {}   # (path, mtime, size) of a source notebook -> its markdown texts and grade ids
+
+    def _source_path(self, resources):
         info = resources.get("nbgrader", {})
         root = self.source_dir
         if not root:  # nbgrader's layout: the gradebook lies in the course directory, next to source/
             db = str(info.get("db_url", ""))
             root = str(Path(db.removeprefix("sqlite:///")).parent / "source") if db.startswith("sqlite:///") else ""
-        path = Path(root) / str(info.get("assignment", "")) / f"{info.get('notebook', '')}.ipynb"
+        return Path(root) / str(info.get("assignment", "")) / f"{info.get('notebook', '')}.ipynb" if root else None
+
+    def _instructor(self, resources):
+        """The source notebook's markdown texts and grade ids (none without it), read once per version of the file."""
+        path = self._source_path(resources)
         try:
-            return nbformat.read(str(path), as_version=4) if root else None
+            st = path.stat() if path is not None else None
+            key = (str(path), st.st_mtime_ns, st.st_size) if st is not None else None
+            if key is not None and key not in self._read:
+                source = nbformat.read(str(path), as_version=4)
+                self._read[key] = (frozenset(c.source for c in source.cells if c.cell_type == "markdown"),
+                                   frozenset({_grade_id(c) for c in source.cells} - {None}))
         except (OSError, ValueError):
-            return None
+            key = None
+        return self._read.get(key, (frozenset(), frozenset()))
 
     def preprocess(self, nb, resources):
-        source = self._source(resources)
-        cells = source.cells if source is not None else []
-        self.known_text = {c.source for c in cells if c.cell_type == "markdown"}
-        self.graded = {_grade_id(c) for c in cells} - {None}
+        self.known_text, self.graded = self._instructor(resources)
         self.room, self.image_room = self.notebook_chars, self.image_bytes
         nb.metadata = nbformat.from_dict({"language_info": {"name": "python"}})   # no widget state, no student title
         cells, note, hidden = [], None, 0
@@ -135,8 +143,8 @@ class SafeCells(Preprocessor):
                 if note is None:
                     note = nbformat.v4.new_markdown_cell("")
                     cells.append(note)
-                note.source = (f"*[\u2026 {hidden} cell{'s' * (hidden > 1)} not shown here: the feedback shows at most "
-                               f"{self.notebook_chars:,} characters of a notebook's cells that are not graded cells]*")
+                note.source = (f"[\u2026 {hidden} cell{'s' * (hidden > 1)} not shown here: the feedback shows at most "
+                               f"{self.notebook_chars:,} characters of a notebook's cells that are not graded cells]")
                 continue
             note = None
             self._cell(cell)
@@ -163,11 +171,11 @@ class SafeCells(Preprocessor):
         if cell.cell_type == "markdown" and cell.source in self.known_text:
             return
         graded = self._always_shown(cell)
-        if cell.cell_type != "code":  # a student's markdown or raw cell: shown, never rendered
-            cell.cell_type = "markdown"
+        if cell.cell_type != "code":  # a student's markdown or raw cell: a raw cell of its text, shown as text
+            cell.cell_type = "raw"
             cell.pop("outputs", None), cell.pop("execution_count", None)
             cell.metadata.pop("format", None), cell.metadata.pop("raw_mimetype", None)
-            cell.source = as_plain_text(self._take(str(cell.source), graded, "this cell"))
+            cell.source = self._take(str(cell.source), graded, "this cell")
             return
         cell.source = self._take(str(cell.source), graded, "this cell")
         cell.outputs = [out for out in (self._output(o, graded) for o in cell.get("outputs", [])) if out is not None]
@@ -202,7 +210,98 @@ class SafeCells(Preprocessor):
         return nbformat.v4.new_output("display_data", data=kept)
 
 
-# -- after rendering: the page ------------------------------------------------------------
+# -- the notebook part of the page, written by the grader ---------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+
+
+def _text(text):
+    """``text`` as HTML text: colour codes and control characters removed, ``<&>"'`` escaped."""
+    return html.escape(_CONTROL.sub("", ANSI.sub("", str(text))))
+
+
+@functools.lru_cache(maxsize=1024)
+def instructor_markdown(text):
+    """An instructor's markdown cell as HTML, by the renderer nbconvert uses (mistune); LaTeX stays
+    its source. Cached: every student's page shows the same cells."""
+    from nbconvert.filters.markdown import markdown2html
+
+    try:
+        return markdown2html(text)
+    except Exception:  # noqa: BLE001 - say a link to a missing attachment: the text is still worth showing
+        return f"<pre>{_text(text)}</pre>"
+
+
+def _image(mime, data):
+    """An ``<img>`` of a PNG or JPEG output, or ``""`` when ``data`` is not base64 of such an image."""
+    if not isinstance(data, str):
+        return ""
+    packed = "".join(data.split())
+    try:
+        raw = base64.b64decode(packed, validate=True)
+    except ValueError:
+        return ""
+    if not raw.startswith(_MAGIC[mime]):
+        return ""
+    return f"<img alt=\"an output image\" src=\"data:{mime};base64,{packed}\">"
+
+
+def _output_html(out):
+    kind = out.get("output_type")
+    if kind == "stream":
+        err = " nb-stderr" if out.get("name") == "stderr" else ""
+        return f"<pre class=\"nb-output{err}\">{_text(out.get('text', ''))}</pre>"
+    if kind == "error":   # its one line, never a traceback
+        return f"<pre class=\"nb-output nb-error\">{_text(error_message(out))}</pre>"
+    if kind not in ("execute_result", "display_data"):
+        return ""
+    data = out.get("data", {})
+    image = next((img for img in (_image(m, data.get(m)) for m in _IMAGES) if img), "")
+    if image:
+        return f"<div class=\"nb-output\">{image}</div>"
+    text = data.get("text/plain")
+    return f"<pre class=\"nb-output\">{_text(text)}</pre>" if isinstance(text, str) else ""
+
+
+def _cell_html(cell, instructor, scores):
+    kind, source = cell.get("cell_type"), cell.get("source", "")
+    source = source if isinstance(source, str) else "".join(map(str, source))
+    if kind == "markdown" and source in instructor:
+        return f"<div class=\"nb-cell nb-markdown\">\n{instructor_markdown(source)}\n</div>"
+    if kind != "code":   # a student's text, or a note of the grader's
+        if kind == "markdown":
+            return f"<p class=\"nb-note\">{_text(source)}</p>"
+        return ("<div class=\"nb-cell nb-text\"><p class=\"nb-label\">Text written in the notebook, shown as plain text:</p>"
+                f"<pre>{_text(source)}</pre></div>")
+    parts = ["<div class=\"nb-cell nb-code\">"]
+    gid = _grade_id(cell)
+    if gid in scores:
+        score, max_score = scores[gid]
+        mark = "nb-pass" if score >= max_score else "nb-fail"
+        parts.append(f"<p class=\"nb-score {mark}\">Test <code>{_text(gid)}</code>: {_num(score)} / {_num(max_score)} points</p>")
+    count = cell.get("execution_count")
+    prompt = f"In [{count}]:" if type(count) is int else "In [ ]:"
+    parts.append(f"<pre class=\"nb-input\"><span class=\"nb-prompt\">{prompt}</span>\n<code>{_text(source)}</code></pre>")
+    parts += [h for h in map(_output_html, cell.get("outputs", [])) if h]
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def notebook_html(nb, instructor=frozenset(), scores=None):
+    """The notebook part of a feedback page: each cell of ``nb`` (made fit to show by
+    :class:`SafeCells`) in order, as HTML.
+
+    ``instructor``: the instructor's markdown texts (a markdown cell with one of them is rendered
+    from markdown); every other text, the code, what it printed and each error's one line are
+    escaped; of the rich outputs only PNG/JPEG images that are base64 of such an image are shown.
+    ``scores``: ``{grade_id: (score, max_score)}``, shown above each graded cell. The result is
+    still made safe by :func:`safe_page` before it is saved."""
+    scores = scores or {}
+    return "\n".join(_cell_html(cell, instructor, scores) for cell in nb.get("cells", []))
+
+
+# -- when the page is saved: made safe again ------------------------------------------------
 
 ALLOWED_TAGS = {"a", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em", "h1", "h2",
                 "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "samp", "small", "span",
@@ -393,7 +492,8 @@ _BODY = re.compile(r"<body\b[^>]*>", re.I)
 
 
 def safe_page(page, title, header):
-    """nbgrader's feedback page, made safe to open: its body bounded and sanitized, in :func:`page_html`."""
+    """A page of :func:`notebook_html`'s HTML (or any HTML page), made safe to open: its body bounded and
+    sanitized, in :func:`page_html`."""
     m = _BODY.search(page)
     return page_html(title, header, sanitize_html(page[m.end():] if m else page))
 
@@ -459,3 +559,41 @@ def order_of(nb_path):
     """Grade ids in the order their cells appear in a notebook."""
     nb = nbformat.read(str(nb_path), as_version=4)
     return [gid for gid, _ in grade_cells(nb)]
+
+
+# -- the deduction line: rewritten in saved pages when the late policy changes ----------------
+
+LATE_START, LATE_END = "<!--grader-late-->", "<!--/grader-late-->"
+NOTEBOOK_START = "<main class=\"grader-notebook\">"   # where page_html's grader part ends
+
+
+def late_region(sentence):
+    """The region of a page that holds its deduction line (empty: nothing was deducted)."""
+    inner = f"<p class=\"grader-late\"><b>{html.escape(_one_line(sentence))}</b></p>" if sentence else ""
+    return LATE_START + inner + LATE_END
+
+
+def with_late_line(page, sentence):
+    """``page`` (made by :func:`page_html`) with ``sentence`` as its deduction line, under the score.
+
+    Only the grader's part of the page, before :data:`NOTEBOOK_START`, is searched: all that a
+    student wrote there is escaped (no ``<`` of theirs), and their notebook below has its comments
+    stripped and cannot carry our classes, so no student text can be taken for the region or move
+    it. A page without that part is returned as it is."""
+    end = page.find(NOTEBOOK_START)
+    if end < 0:
+        return page
+    head, region = page[:end], late_region(sentence)
+    start = head.find(LATE_START)
+    stop = head.find(LATE_END, start) if start >= 0 else -1
+    if stop >= 0:
+        return head[:start] + region + head[stop + len(LATE_END):] + page[end:]
+    score = head.find("<p class=\"grader-score\">")
+    header = head.find("<header class=\"grader-header\">")
+    if score >= 0:
+        at = head.index("</p>", score) + len("</p>")
+    elif header >= 0:
+        at = header + len("<header class=\"grader-header\">")
+    else:
+        return page   # not one of our pages
+    return head[:at] + region + head[at:] + page[end:]

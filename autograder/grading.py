@@ -10,6 +10,13 @@ As each result arrives it is saved: the student's feedback pages, a record in
 ``OUT/.course-grading/`` (keyed by a checksum of the submission and of the course's source
 notebooks), and fresh ``grades.csv``, ``report.txt`` and ``summary.txt``. A stopped batch loses
 nothing already graded; the same command again grades only what is missing or changed.
+
+Deadlines (``course.toml``, :mod:`autograder.course_config`) never reach a job: a record keeps
+the raw score and the submission's time (its ``timestamp.txt``), outside the job's key, and the
+late penalty is applied each time the tables are written (:mod:`autograder.final_grades`). So a
+changed policy, extension or submission time regrades nothing: the tables, ``summary.html`` and
+the deduction line of each saved feedback page (:func:`autograder.feedback.with_late_line`)
+are written again.
 """
 
 import atexit
@@ -33,12 +40,16 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from autograder import CourseError
+from autograder.course_config import read_config
 from autograder.course_dir import list_assignments, notebooks_of
+from autograder.deadlines import _span, format_timestamp, late_by_text, parse_timestamp, read_submission_time
+from autograder.final_grades import final_grade
 from autograder.jail import Limits
 from autograder.submissions import Submission, collect, read_notebook_problem
 
-GRADES_HEADER = ["student_id", "assignment", "score", "max_score"]
+GRADES_HEADER = ["student_id", "assignment", "score", "max_score", "raw_score", "late_by", "penalty"]
 TABLES_EVERY_S = 2.0   # grades.csv, report.txt and summary.txt are rewritten at most this often while a batch runs
+#                        (summary.html, whose plots take longer, when a batch ends)
 STATE_DIR = ".course-grading"
 
 
@@ -53,6 +64,8 @@ class Result:
     feedback: dict = field(default_factory=dict)   # notebook -> feedback HTML (text)
     seconds: float = 0.0                           # time spent grading it (in its worker)
     seeds: dict = field(default_factory=dict)      # notebook -> the seed of its hidden tests (from the file)
+    submitted_at: str = ""                         # its timestamp.txt's time, as nbgrader writes it ("" for none)
+    time_problem: str = ""                         # why its timestamp.txt gives no time ("" when it does or is absent)
 
 
 WORKER_MEMORY_MB = 6144   # address space of a local grading worker; one at rest maps about 3.7 GB (torch, nbgrader)
@@ -72,6 +85,8 @@ class Job:
     notebooks: dict        # notebook name -> bytes
     problems: list
     key: str = ""
+    submitted_at: str = ""   # as in Result: carried to the record, never part of the key
+    time_problem: str = ""
 
 
 def _fmt(x):
@@ -145,7 +160,7 @@ def _grade_into(stage, sub, res):
     for why, gids in stopped.items():
         res.problems.append(f"{', '.join(gids)} scored 0 because {why}.")
     try:
-        fb_dir = stage.feedback(sub.student, sub.assignment)
+        fb_dir = stage.feedback(sub.student, sub.assignment, per_nb)
         res.feedback = {p.stem: p.read_text(encoding="utf-8") for p in fb_dir.glob("*.html")}
     except PipelineError:
         res.problems.append("The feedback page could not be written; the score above stands.")
@@ -257,7 +272,10 @@ def _wait_for_template(ready, timeout_s=None):
 
 
 def warm_up_dask():
-    """:func:`warm_up`'s imports for a Dask worker (its signals and memory are Dask's own)."""
+    """:func:`warm_up`'s imports and zygote for a Dask worker (its signals and memory are Dask's own)."""
+    from autograder import jail
+
+    jail.start_zygote()   # this worker's student processes fork from it, as a local worker's do
     import autograder.pipeline  # noqa: F401
     import torch
 
@@ -296,12 +314,11 @@ def check_notebook(course_root, path, isolation="none"):
     assignment = _assignment_for(course_root, path)
     names = notebooks_of(course_root, assignment)
     name = path.stem if path.stem in names else names[0]
-    if isolation == "namespaces":
-        from autograder import jail
+    from autograder import jail
 
+    if isolation == "namespaces":
         jail.require_isolation()
-        if hasattr(jail, "start_zygote"):
-            jail.start_zygote()   # the student process's imports run while this one imports nbgrader
+    jail.start_zygote()   # the student process's imports (torch...) run while this one imports nbgrader
     from autograder.pipeline import Stage, generated_stage  # nbgrader takes seconds to import: only once the input is good
 
     sub = Submission("you", assignment, path.parent, {name: path})
@@ -379,6 +396,55 @@ def _job_for(sub, version):
     return Job(sub.student, sub.assignment, notebooks, list(sub.problems), h.hexdigest())
 
 
+def _timed_job(sub, version):
+    """:func:`_job_for` with the submission's time beside the key, not in it: ``submitted_at`` as
+    nbgrader writes it, and the sentence saying why its ``timestamp.txt`` gives no time, taken out
+    of the problems (so a timestamp that is forged, fixed or changed regrades nothing)."""
+    submitted_at, time_problem = "", ""
+    if sub.submitted_at is not None:
+        submitted_at = format_timestamp(sub.submitted_at)
+    else:
+        # the sentence collect() added for it: read again only to know which one it is (the
+        # file's text is never part of the sentence, so a file changed meanwhile is no harm)
+        _, problem = read_submission_time(sub.folder)
+        if problem and problem in sub.problems:
+            sub.problems = [p for p in sub.problems if p != problem]
+            time_problem = problem
+    job = _job_for(sub, version)
+    job.submitted_at, job.time_problem = submitted_at, time_problem
+    return job
+
+
+def _due_text(config, student, assignment, due):
+    zone = getattr(due.tzinfo, "key", None) or due.tzname() or ""
+    extended = " (with an extension)" if (student, assignment) in config.extensions else ""
+    return f"{due:%Y-%m-%d %H:%M} {zone}".rstrip() + extended
+
+
+def deduction_line(grade, config, time_problem=""):
+    """The one sentence on deadlines for a :class:`~autograder.final_grades.FinalGrade`, shown
+    under the score on its feedback pages and in ``report.txt``; ``""`` when there is nothing to
+    say (no due date, or in time). ``time_problem``: why the submission has no time, if it has none.
+
+    E.g. "Due 2026-10-01 23:59 Europe/Berlin. Submitted 1 day 3 hours after the due date (2 started
+    days at 10% each): 20% of the score deducted, 8 / 10 → 6.4 / 10."
+    """
+    if time_problem:
+        return time_problem
+    if config is None or grade.due is None:
+        return ""
+    due = f"Due {_due_text(config, grade.student, grade.assignment, grade.due)}"
+    if grade.submitted_at is None:
+        return f"{due}; this submission has no recorded time (no timestamp.txt beside it), so no late penalty was applied."
+    if grade.late_by.total_seconds() <= 0:
+        return ""
+    if not grade.reason:
+        return f"{due}. Submitted {_span(grade.late_by)} after it; the late policy deducts nothing for that."
+    mx = _fmt(grade.max_score)
+    return (f"{due}. {grade.reason[:1].upper()}{grade.reason[1:]}, {_fmt(grade.raw_score)} / {mx} \u2192 "
+            f"{_fmt(grade.score)} / {mx}.")
+
+
 _PLAIN_NAME = re.compile(r"[a-z0-9_-][a-z0-9_.-]{0,63}")
 
 
@@ -406,10 +472,14 @@ def feedback_dir(out_dir, student, assignment):
 
 
 class Progress:
-    """What is saved as the batch goes: records, feedback pages and the tables."""
+    """What is saved as the batch goes: records, feedback pages and the tables.
 
-    def __init__(self, out_dir, expected):
-        self.out, self.expected = Path(out_dir), expected
+    ``config``: the course's :class:`~autograder.course_config.CourseConfig` (``None``: no
+    deadlines), applied to the saved raw scores each time the tables or a page's deduction line
+    are written."""
+
+    def __init__(self, out_dir, expected, config=None):
+        self.out, self.expected, self.config = Path(out_dir), expected, config
         self.state = self.out / STATE_DIR
         self.results = {}
 
@@ -434,42 +504,119 @@ class Progress:
             return None
         return res
 
+    def final(self, res):
+        """The :class:`~autograder.final_grades.FinalGrade` of ``res`` under the current configuration."""
+        return final_grade(res, self.config, parse_timestamp(res.submitted_at) if res.submitted_at else None)
+
+    def late_line(self, res):
+        return deduction_line(self.final(res), self.config, res.time_problem)
+
     def save(self, res, key):
+        from autograder.feedback import with_late_line
+
         fb_dest = feedback_dir(self.out, res.student, res.assignment)
         final = getattr(res, "pages_final", False)   # made safe already, in the worker (see :func:`grade_job`)
+        line = self.late_line(res)
         for nb_name in self.expected[res.assignment]:
             page = res.feedback.get(nb_name)
             if page:
                 page = page if final else _with_problems(page, res)
-            _write_atomic(fb_dest / f"{nb_name}.html", page or _problem_page(res, nb_name))
-        record = {"key": key, "result": {k: v for k, v in asdict(res).items() if k != "feedback"}}
-        _write_atomic(self._record_path(res.student, res.assignment), json.dumps(record))
+            _write_atomic(fb_dest / f"{nb_name}.html", with_late_line(page or _problem_page(res, nb_name), line))
+        self._save_record(res, key)
         self.results[(res.student, res.assignment)] = res
 
-    def write_tables(self, skipped):
+    def _save_record(self, res, key):
+        record = {"key": key, "result": {k: v for k, v in asdict(res).items() if k != "feedback"}}
+        _write_atomic(self._record_path(res.student, res.assignment), json.dumps(record))
+
+    def retime(self, res, job):
+        """A kept result given the submission's time as it is now (the same notebooks submitted
+        again later, a timestamp.txt fixed): its record is written again, nothing is graded."""
+        if (res.submitted_at, res.time_problem) != (job.submitted_at, job.time_problem):
+            res.submitted_at, res.time_problem = job.submitted_at, job.time_problem
+            self._save_record(res, job.key)
+
+    def refresh_pages(self, res):
+        """Write the current deduction line into a kept result's pages where they show another
+        (the policy, an extension or the time changed); only that region changes."""
+        from autograder.feedback import late_region, with_late_line
+
+        line = self.late_line(res)
+        region = late_region(line).encode("utf-8")
+        for nb_name in self.expected[res.assignment]:
+            path = feedback_dir(self.out, res.student, res.assignment) / f"{nb_name}.html"
+            try:
+                if _page_region(path) == region:
+                    continue
+                page = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue   # load() saw it; a page that can not be read now keeps what it says
+            updated = with_late_line(page, line)
+            if updated != page:
+                _write_atomic(path, updated)
+
+    def write_tables(self, skipped, html=False):
+        """``grades.csv``, ``report.txt`` and ``summary.txt`` from the results so far, the late
+        policy applied now; ``html``: ``summary.html`` too (its plots take a while: at a batch's end).
+
+        ``grades.csv``'s columns: ``student_id``, ``assignment``, ``score`` (the final score, after
+        any late penalty), ``max_score``, ``raw_score`` (before it), ``late_by`` (hours after the due
+        date, e.g. ``26.50h``; empty when in time or without a due date or time) and ``penalty`` (the
+        percent of the raw score deducted, as in ``course export`` and ``summary.html``: ``0`` when
+        none; ``100`` past the cut-off)."""
         from autograder.shown import csv_cell, one_line
 
         results = [self.results[k] for k in sorted(self.results)]
+        grades = [self.final(r) for r in results]
         table = io.StringIO()
         writer = csv.writer(table, lineterminator="\n")
         writer.writerow(GRADES_HEADER)
         # ids as text cells no spreadsheet runs as a formula; the scores stay numbers
-        writer.writerows([csv_cell(r.student), csv_cell(r.assignment), _fmt(r.score), _fmt(r.max_score)] for r in results)
+        writer.writerows([csv_cell(r.student), csv_cell(r.assignment), _fmt(g.score), _fmt(r.max_score), _fmt(r.score),
+                          late_by_text(g.late_by), _fmt(g.penalty)] for r, g in zip(results, grades))
         _write_atomic(self.out / "grades.csv", table.getvalue())
-        report = [one_line(s) for s in skipped] + [ln for r in results for ln in report_lines(r, verbose=False)]
+        report = [one_line(s) for s in skipped]
+        for r, g in zip(results, grades):
+            lines = report_lines(r, verbose=False)
+            line = deduction_line(g, self.config, r.time_problem)
+            if line:
+                lines.insert(1, f"  ! {one_line(line)}" if r.time_problem else f"  deadline: {one_line(line)}")
+            report += lines
         _write_atomic(self.out / "report.txt", "\n".join(report) + "\n")
-        _write_atomic(self.out / "summary.txt", class_summary(results) + "\n")
+        _write_atomic(self.out / "summary.txt", class_summary(results, grades) + "\n")
+        if html:
+            from autograder.class_report import summary_html
+
+            _write_atomic(self.out / "summary.html", summary_html(grades, [one_line(s) for s in skipped]))
 
 
-def class_summary(results):
+def _page_region(path, limit=1 << 20):
+    """The deduction region of a saved page as bytes, looked for in its grader part (the first
+    ``limit`` bytes at most); ``None`` when it is not there."""
+    from autograder.feedback import LATE_END, LATE_START, NOTEBOOK_START
+
+    with open(path, "rb") as fh:
+        head = fh.read(limit)
+    end = head.find(NOTEBOOK_START.encode())
+    head = head[:end] if end >= 0 else b""
+    start = head.find(LATE_START.encode())
+    stop = head.find(LATE_END.encode(), start) if start >= 0 else -1
+    return head[start:stop + len(LATE_END)] if stop >= 0 else None
+
+
+def class_summary(results, grades=None):
     """Per assignment: mean score; per exercise: pass rate and the most common failure messages
-    (each one line, escaped by :func:`_short`)."""
+    (each one line, escaped by :func:`_short`); with ``grades`` (the results' final grades, in
+    the same order), the late submissions and what they cost."""
     from autograder.shown import one_line
 
     lines = []
     by_a = defaultdict(list)
-    for r in results:
+    finals = defaultdict(list)
+    for i, r in enumerate(results):
         by_a[r.assignment].append(r)
+        if grades is not None:
+            finals[r.assignment].append(grades[i])
     for a in sorted(by_a):
         rs = by_a[a]
         mx = max(r.max_score for r in rs) or 1.0
@@ -477,6 +624,14 @@ def class_summary(results):
         full = sum(1 for r in rs if r.score >= r.max_score > 0)
         lines.append(f"{one_line(a)}: {len(rs)} submission(s), mean {_fmt(mean)} / {_fmt(mx)}, {full} with full marks, "
                      f"{sum(1 for r in rs if r.problems)} with problems")
+        gs = finals[a]
+        late = [g for g in gs if g.late_by.total_seconds() > 0]
+        untimed = sum(1 for g in gs if g.due is not None and g.submitted_at is None)
+        if late or untimed:
+            lines.append(f"  late: {len(late)} submission(s) after the due date, {sum(1 for g in late if g.penalty > 0)} "
+                         f"with points deducted ({_fmt(sum(g.raw_score - g.score for g in late))} in all); mean final score "
+                         f"{_fmt(sum(g.score for g in gs) / len(gs))} / {_fmt(mx)}"
+                         + (f"; {untimed} without a submission time (no penalty applied)" if untimed else ""))
         cells = defaultdict(list)
         gids = list(dict.fromkeys(c[1] for rr in rs for c in rr.cells))   # once, not once per result
         for r in rs:
@@ -503,11 +658,17 @@ def _short(msg, n=140):
     return msg if len(msg) <= n else msg[: n - 1] + "\u2026"
 
 
-def grade_class(course_root, submissions_dir, out_dir, progress=True, workers=None, dask_address=None, options=Options()):
-    """Grade every submission under ``submissions_dir``; write grades.csv, feedback, report.txt and summary.txt in ``out_dir``.
+def grade_class(course_root, submissions_dir, out_dir, progress=True, workers=None, dask_address=None, options=Options(),
+                config_path=None):
+    """Grade every submission under ``submissions_dir``; write grades.csv, feedback, report.txt,
+    summary.txt and summary.html in ``out_dir``.
 
-    Returns ``(results, skipped, reused)``: the results in student order, the sentences about
-    folders that are not submissions, and how many results came from an earlier run.
+    ``config_path``: the course configuration (default ``COURSE_ROOT/course.toml`` if there is
+    one; without it there are no deadlines). It is read first: a malformed one is a
+    :class:`~autograder.course_config.ConfigError` before anything is graded or written.
+
+    Returns ``(results, skipped, reused)``: the results (raw scores) in student order, the
+    sentences about folders that are not submissions, and how many results came from an earlier run.
     """
     submissions_dir, out_dir = Path(submissions_dir), Path(out_dir)
     if not submissions_dir.is_dir():
@@ -519,6 +680,7 @@ def grade_class(course_root, submissions_dir, out_dir, progress=True, workers=No
     if workers is not None and workers < 1:
         raise CourseError("--workers must be 1 or more.")
     expected = {a: notebooks_of(course_root, a) for a in list_assignments(course_root)}
+    config = read_config(course_root, list(expected), path=config_path)
     subs, skipped = collect(submissions_dir, expected)
     if not subs:
         raise CourseError(f"No submissions found in {submissions_dir}: expected {submissions_dir}/<student>/<assignment>/<notebook>.ipynb with assignments among {', '.join(expected)}.")
@@ -527,15 +689,17 @@ def grade_class(course_root, submissions_dir, out_dir, progress=True, workers=No
 
         require_isolation()
     versions = {a: _course_version(course_root, a) for a in {s.assignment for s in subs}}
-    jobs = [_job_for(s, versions[s.assignment]) for s in subs]
-    store = Progress(out_dir, expected)
+    jobs = [_timed_job(s, versions[s.assignment]) for s in subs]
+    store = Progress(out_dir, expected, config)
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = []
     for job in jobs:
         res = store.load(job)
         if res is None:
             todo.append(job)
-        else:
+        else:   # graded before: only its time and the deduction line on its pages may be new
+            store.retime(res, job)
+            store.refresh_pages(res)
             store.results[(res.student, res.assignment)] = res
     reused = len(jobs) - len(todo)
     store.write_tables(skipped)
@@ -543,6 +707,7 @@ def grade_class(course_root, submissions_dir, out_dir, progress=True, workers=No
     written = time.monotonic()
     try:
         for job, res in _run_jobs(course_root, todo, workers, dask_address, options):
+            res.submitted_at, res.time_problem = job.submitted_at, job.time_problem
             if getattr(res, "transient", False):
                 store.results[(res.student, res.assignment)] = res   # in the tables, not saved: the next run regrades it
             else:
@@ -555,7 +720,7 @@ def grade_class(course_root, submissions_dir, out_dir, progress=True, workers=No
             bar.update(1)
     finally:
         bar.close()
-        store.write_tables(skipped)
+        store.write_tables(skipped, html=True)
     results = [store.results[(j.student, j.assignment)] for j in jobs]
     return results, skipped, reused
 

@@ -12,8 +12,9 @@ Steps, as nbgrader names them:
   gradebook, outputs cleared, cells locked and checksummed.
 * ``autograde``: test cells restored from the gradebook (hidden tests included), the notebook
   executed with ``COURSE_GRADING=1`` in the kernel's environment, scores saved.
-* ``generate_feedback``: HTML from the autograded notebook, after :mod:`autograder.feedback`
-  has cut the hidden tests and reduced every traceback to its message.
+* feedback: nbgrader's ``ClearHiddenTests`` cuts the hidden tests from the autograded notebook,
+  :mod:`autograder.feedback` reduces every traceback to its message and writes the HTML itself
+  (nbgrader's ``generate_feedback`` would start nbconvert's exporter for every notebook).
 
 A stage is a folder of mode 700 (the source notebooks and the gradebook are in it: no other
 user, the sandbox's included, may read it), made under ``$COURSE_STAGE_PARENT`` when that is set
@@ -33,10 +34,10 @@ import tempfile
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
+from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
+from nbgrader.preprocessors import ClearHiddenTests
+from nbconvert.preprocessors import Preprocessor
 from nbgrader.utils import capture_log
 from traitlets import Bool
 from traitlets.config import Config
@@ -94,8 +95,7 @@ def nbgrader_config(stage, isolation="namespaces", limits=None, data_dir=None, h
     c.IsolatedExecute.hide = [str(h) for h in hide]
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.create_student = True
-    c.GenerateFeedback.preprocessors = [GetGrades, QuoteStudentMarkers, ClearHiddenTests, ShortenTracebacks, SafeCells,
-                                        CSSHTMLHeaderPreprocessor]
+    # the feedback (:meth:`Stage.feedback`): these steps, then :func:`autograder.feedback.notebook_html`
     c.SafeCells.source_dir = str(Path(stage) / "source")   # student text shown as text, every cell capped
     c.ClearHiddenTests.enforce_metadata = True
     return c
@@ -115,6 +115,10 @@ class QuoteStudentMarkers(Preprocessor):
             for m in self.MARKERS:
                 cell.source = cell.source.replace(m, m.replace(" HIDDEN ", " HIDDEN\u00a0"))
         return cell, resources
+
+
+# the steps a notebook goes through before its feedback is written, in this order (each made once per stage)
+FEEDBACK_STEPS = (QuoteStudentMarkers, ClearHiddenTests, ShortenTracebacks, SafeCells)
 
 
 @contextlib.contextmanager
@@ -256,6 +260,7 @@ class Stage:
 
     def __init__(self, course_root, assignments=None, isolation="namespaces", limits=None, hide=(), template=None, parent=None):
         self.course_root = Path(course_root)
+        self._feedback_steps = None   # made by the first :meth:`feedback`
         self.dir = Path(tempfile.mkdtemp(prefix="course-stage-", dir=parent or os.environ.get(STAGE_PARENT_ENV) or None))
         os.chmod(self.dir, 0o700)   # mkdtemp's mode already; said here because it matters
         from course_lib.runtime import data_dir
@@ -331,10 +336,38 @@ class Stage:
         with _env(**{GRADING_ENV: "1", "MPLBACKEND": "Agg"}), _stderr_to(self.dir / "kernels.log"):
             _run(Autograde, self.dir, self.config, f"autograde {assignment}", assignment_id=assignment, student_id=sid)
 
-    def feedback(self, student, assignment):
+    def feedback(self, student, assignment, scores=None):
+        """Write ``feedback/<sid>/<assignment>/<notebook>.html`` for each autograded notebook and
+        return that folder: the notebook after :data:`FEEDBACK_STEPS` (hidden tests cut, tracebacks
+        reduced, student text as text, all capped), as :func:`autograder.feedback.notebook_html` writes
+        it, each graded cell with its score. ``scores``: the first part of :meth:`scores` (read from
+        the gradebook when not given). Raises :class:`PipelineError` when a notebook cannot be shown
+        (say a hidden-test region in a cell that is not a test cell)."""
+        import nbformat
+
+        from autograder.feedback import notebook_html
+
         sid = stage_student_id(student)
-        _run(GenerateFeedback, self.dir, self.config, f"write feedback on {assignment}", assignment_id=assignment, student_id=sid)
-        return self.dir / "feedback" / sid / assignment
+        graded, dest = self.dir / "autograded" / sid / assignment, self.dir / "feedback" / sid / assignment
+        scores = self.scores(student, assignment)[0] if scores is None else scores
+        if self._feedback_steps is None:   # made once per stage, used for every notebook
+            self._feedback_steps = [step(config=self.config) for step in FEEDBACK_STEPS]
+        safe_cells = next(s for s in self._feedback_steps if isinstance(s, SafeCells))
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        for path in sorted(graded.glob("*.ipynb")):
+            resources = {"nbgrader": {"assignment": assignment, "notebook": path.stem}}
+            try:
+                nb = nbformat.read(str(path), as_version=4)
+                for step in self._feedback_steps:
+                    nb, resources = step.preprocess(nb, resources)
+                body = notebook_html(nb, safe_cells.known_text, {g: (s, m) for g, s, m in scores.get(path.stem, [])})
+            except MemoryError:
+                raise
+            except Exception as e:  # noqa: BLE001 - as nbgrader's converter: any failure is this notebook's
+                raise PipelineError(f"write feedback on {assignment}", f"{type(e).__name__}: {e}") from None
+            (dest / f"{path.stem}.html").write_text(f"<!DOCTYPE html>\n<html><body>\n{body}\n</body></html>\n", encoding="utf-8")
+        return dest
 
     def autograded_notebook(self, student, assignment, notebook):
         return self.dir / "autograded" / stage_student_id(student) / assignment / f"{notebook}.ipynb"

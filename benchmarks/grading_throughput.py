@@ -28,6 +28,7 @@ Timings depend on the machine and its load (printed); they are never asserted in
 """
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -216,14 +217,41 @@ def warm_exec(files, release):
     print(json.dumps({f: once(f) for f in files}))
 
 
-def time_check(path, env, cache):
-    """`course check PATH` end to end (a new Python process); (seconds, its first line)."""
+def time_check(path, env, cache, server=False):
+    """`course check PATH` end to end (a new Python process); (seconds, its first line).
+    ``server``: with the check server on (the command's default); else without it."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "check", str(path)], cwd=ROOT,
-                          env=dict(env, COURSE_CACHE_DIR=str(cache)), capture_output=True, text=True)
+                          env=dict(env, COURSE_CACHE_DIR=str(cache), COURSE_CHECK_SERVER="1" if server else "0"),
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"course check failed: {(proc.stderr or proc.stdout).strip()[-800:]}")
     return time.perf_counter() - start, proc.stdout.splitlines()[0]
+
+
+def check_server_socket(cache):
+    env = dict(os.environ, COURSE_CACHE_DIR=str(cache))
+    proc = subprocess.run([sys.executable, "-c", "from autograder import check_server; print(check_server.socket_path("
+                           f"{str(ROOT)!r}, 'none'))"], cwd=ROOT, env=env, capture_output=True, text=True)
+    return Path(proc.stdout.strip())
+
+
+def wait_for_server(sock, timeout=300):
+    """Until the check server answers on ``sock`` (it is ready once it has warmed up)."""
+    import socket
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if sock.exists():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(str(sock))
+                s.close()
+                return True
+            except OSError:
+                pass
+        time.sleep(0.5)
+    return False
 
 
 def _load():
@@ -311,13 +339,20 @@ def main():
             a = assignments[0]
             target = sample / f"student{i:03d}" / a / f"{notebooks_of(ROOT, a)[0]}.ipynb"
             cache = tmp / "check-cache"
-            cold, line = time_check(target, env, cache)
-            warm_s, line2 = time_check(target, env, cache)
+            cold, line = time_check(target, env, cache)              # nothing cached, no server
+            warm_s, line2 = time_check(target, env, cache)           # the generated assignment cached, no server
+            _, line3 = time_check(target, env, cache, server=True)   # leaves the check server behind
+            sock = check_server_socket(cache)
+            served, line4 = (time_check(target, env, cache, server=True) if wait_for_server(sock) else (float("nan"), line))
+            with contextlib.suppress(OSError):
+                sock.unlink()     # the server sees its socket gone and ends within seconds
             with open(tmp / "out" / "grades.csv", newline="") as fh:
                 graded = next(r for r in csv.DictReader(fh) if r["student_id"] == f"student{i:03d}" and r["assignment"] == a)
-            same = line.split(": ", 1)[-1].replace(" ", "") == f"{graded['score']}/{graded['max_score']}" and line == line2
+            same = (line.split(": ", 1)[-1].replace(" ", "") == f"{graded['score']}/{graded['max_score']}"
+                    and line == line2 == line3 == line4)
             print(f"course check {a} ({kind_of(i)} student, --isolation none): cold {cold:.1f} s (no cached generated "
-                  f"assignment, new process), warm {warm_s:.1f} s; verdict {line.split(': ', 1)[-1]}, course grade's "
+                  f"assignment, new process, no check server), warm {warm_s:.1f} s (cached, no server), "
+                  f"with the warm check server {served:.1f} s; verdict {line.split(': ', 1)[-1]}, course grade's "
                   f"{graded['score']} / {graded['max_score']}: {'same' if same else 'DIFFERENT'}")
         print(f"load at the end: {_load():.1f}")
 

@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# `course check` leaves a warm check server behind (autograder/check_server.py); the tests start
+# their own where they test it, and no other test leaves one running
+os.environ.setdefault("COURSE_CHECK_SERVER", "0")
 
 
 def run_course(*args, cwd=None, timeout=900):

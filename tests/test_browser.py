@@ -393,3 +393,54 @@ def test_the_class_report_opens_offline_with_its_plots(page, tmp_path):
     assert page.locator("h2", has_text="01_gradient_descent").count() == 1
     assert "you stepped uphill" in page.inner_text("body")
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == [], requests
+
+
+def test_a_feedback_page_shows_its_style_and_image_and_runs_no_script(tmp_path):
+    """A feedback page as the grader writes it, opened from a file: the policy lets its one style
+    sheet and its data: image in, no student script runs, nothing is fetched. (No JupyterLab needed.)"""
+    import base64
+    import zlib
+
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    from autograder.feedback import notebook_html, safe_page
+
+    _require_browser()
+
+    def chunk(kind, data):   # a PNG chunk: length, type, data, CRC
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", (4).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00")
+           + chunk(b"IDAT", zlib.compress((b"\x00" + b"\xff\x00\x00" * 4) * 4))   # 4 x 4 red pixels, rows unfiltered
+           + chunk(b"IEND", b""))
+    test = nbformat.v4.new_code_cell("check_f(f)")
+    test.metadata["nbgrader"] = {"grade_id": "test_f", "grade": True, "points": 2}
+    test.outputs = [nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(png).decode()})]
+    student = nbformat.v4.new_raw_cell("<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Exercise 1"), student, test]
+    body = notebook_html(nb, {"# Exercise 1"}, {"test_f": (1.0, 2.0)})
+    path = tmp_path / "feedback.html"
+    path.write_text(safe_page(f"<body>{body}</body>", "feedback", "<p class=\"grader-score\">Score: 1 / 2</p>"))
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = b.new_page()
+            requests = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "feedback.png"), full_page=True)
+            title = page.title()
+            header_border = page.evaluate("getComputedStyle(document.querySelector('.grader-header')).borderTopWidth")
+            loaded = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+            text = page.inner_text("main")
+        finally:
+            b.close()
+    assert title == "feedback", "a student's script ran"
+    assert header_border == "2px", "the page's own style sheet was not applied"
+    assert loaded == [True], f"the output image did not load: {loaded}"
+    assert "Exercise 1" in text and "Test test_f: 1 / 2 points" in text and "<script>document.title='pwned'</script>" in text
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == [], requests

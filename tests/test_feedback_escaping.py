@@ -1,7 +1,7 @@
 """What the instructor or a student opens never runs or forges anything a student wrote.
 
-The feedback page: :class:`autograder.feedback.SafeCells` (before nbgrader renders the notebook)
-and :func:`autograder.feedback.safe_page` (the page as saved). The plain-text files:
+The feedback page: :class:`autograder.feedback.SafeCells` and :func:`autograder.feedback.notebook_html`
+(the notebook as the grader writes it) and :func:`autograder.feedback.safe_page` (the page as saved). The plain-text files:
 ``report.txt``, ``summary.txt`` and ``grades.csv``. Pages are read back with html5lib (the
 HTML5 parsing algorithm browsers use, vendored in bleach), never with the code under test.
 """
@@ -16,7 +16,7 @@ import pytest
 from bleach._vendor import html5lib
 
 from autograder import grading
-from autograder.feedback import SafeCells, safe_page
+from autograder.feedback import SafeCells, notebook_html, safe_page
 
 A = "01_gradient_descent"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 64).decode()
@@ -131,7 +131,7 @@ def test_markdown_link_references_do_not_blow_up_the_page():
     assert len(page) < 1_000_000 and "the last cell" in page
 
 
-# -- the notebook before nbgrader renders it ------------------------------------------------------
+# -- the notebook made fit to show (SafeCells) ------------------------------------------------------
 
 @pytest.fixture()
 def source_dir(tmp_path):
@@ -157,15 +157,19 @@ def test_student_markdown_and_raw_cells_are_shown_as_text(source_dir):
                 nbformat.v4.new_markdown_cell("<script>alert(1)</script>\n```\n<img src=x onerror=alert(2)>\n```"),
                 raw]
     nb.cells[1]["attachments"] = {"a.png": {"image/png": PNG}}
+    student_text = [nb.cells[1].source, nb.cells[2].source]
     nb = _safe(nb, source_dir)
     assert nb.cells[0].source == "# The instructor's title\n\n<b>instructor HTML</b> $x^2$", "the instructor's markdown renders"
-    from nbconvert.filters.markdown import markdown2html
-
-    for cell in nb.cells[1:]:
-        assert cell.cell_type == "markdown" and "attachments" not in cell and "raw_mimetype" not in cell.metadata
-        rendered = markdown2html(cell.source)
-        assert "<script" not in rendered and "<img" not in rendered, rendered
-        assert "&lt;script&gt;" in rendered, "the student's text is shown, escaped"
+    for cell, text in zip(nb.cells[1:], student_text):
+        assert cell.cell_type == "raw" and cell.source == text, "a student's cell becomes a cell of its text"
+        assert "attachments" not in cell and "raw_mimetype" not in cell.metadata
+    rendered = notebook_html(nb, SafeCells(source_dir=str(source_dir))._instructor(
+        {"nbgrader": {"assignment": A, "notebook": A}})[0])
+    doc = _elements(f"<body>{rendered}</body>")
+    assert [e.tag for e in doc if e.tag in ("h1", "b", "script", "img")] == ["h1", "b"], "only the instructor's markup is markup"
+    text = "".join(doc[0].itertext())
+    assert "<script>alert(1)</script>" in text and "<img src=x onerror=alert(2)>" in text and "alert('raw')" in text, \
+        "the student's text is shown as it is"
 
 
 def test_outputs_keep_only_text_and_images(source_dir):
@@ -212,6 +216,107 @@ def test_cells_and_outputs_are_capped_with_a_note(source_dir):
     assert f"{301 - len(code)} cells not shown here: the feedback shows at most 50,000 characters" in note.source
     assert nb.cells[-1].source.startswith("def f(x):") and "cut: this cell" in nb.cells[-1].source, \
         "a graded cell is shown (capped) even after the budget is spent"
+
+
+# -- the notebook part, as the grader writes it (notebook_html) --------------------------------
+
+def _test_cell(source, gid="test_f", points=2):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade_id": gid, "grade": True, "solution": False, "locked": True, "points": points,
+                                 "schema_version": 3}
+    return cell
+
+
+def _page_of(nb, source_dir, scores=None):
+    """``nb`` as the grader shows it: SafeCells, notebook_html, then safe_page."""
+    steps = SafeCells(source_dir=str(source_dir))
+    nb, _ = steps.preprocess(nb, {"nbgrader": {"assignment": A, "notebook": A}})
+    return safe_page(f"<body>{notebook_html(nb, steps.known_text, scores)}</body>", "feedback", "")
+
+
+def _shown_text(page):
+    main = next(e for e in _elements(page) if e.tag == "main")
+    return "".join(main.itertext())
+
+
+def test_a_students_html_and_script_show_as_text_and_the_instructors_markdown_renders(source_dir):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# The instructor's title\n\n<b>instructor HTML</b> $x^2$"),
+                nbformat.v4.new_markdown_cell("# Student heading\n<script>document.title='pwned'</script>"
+                                              "<img src=x onerror=alert(1)><a href='javascript:alert(2)'>x</a>"),
+                nbformat.v4.new_code_cell("print('<b>code</b>')")]
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="<script>alert(3)</script>\n")]
+    page = _page_of(nb, source_dir)
+    _assert_inert(page)
+    main = [e for e in _elements(page) if e.tag in ("h1", "b", "img", "a", "script")]
+    assert [(e.tag, "".join(e.itertext()).rstrip("\u00b6")) for e in main if e.tag != "a"] == \
+        [("h1", "The instructor's title"), ("b", "instructor HTML")]   # (a heading ends with its anchor link, a pilcrow)
+    assert not any(e.tag == "a" and "javascript" in e.get("href", "") for e in main)
+    text = _shown_text(page)
+    assert "$x^2$" in text, "mathematics stays its LaTeX source"
+    for shown in ("# Student heading", "<script>document.title='pwned'</script>", "<img src=x onerror=alert(1)>",
+                  "print('<b>code</b>')", "<script>alert(3)</script>"):
+        assert shown in text, f"{shown!r} is not shown as text"
+
+
+def test_forged_images_are_dropped_and_a_real_one_is_shown():
+    jpeg = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 32).decode()
+    svg = base64.b64encode(b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>").decode()
+    cell = nbformat.v4.new_code_cell("show()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": '"><script>alert(2)</script>'}),
+                    nbformat.v4.new_output("display_data", data={"image/png": "not base64 at all!"}),
+                    nbformat.v4.new_output("display_data", data={"image/png": svg}),          # base64, but of SVG
+                    nbformat.v4.new_output("display_data", data={"image/svg+xml": "<svg onload='alert(3)'/>"}),
+                    nbformat.v4.new_output("display_data", data={"image/jpeg": PNG}),         # a PNG said to be JPEG
+                    nbformat.v4.new_output("display_data", data={"image/png": PNG}),
+                    nbformat.v4.new_output("display_data", data={"image/jpeg": jpeg})]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [cell]   # straight to the renderer: its own check, without SafeCells in front
+    page = safe_page(f"<body>{notebook_html(nb)}</body>", "feedback", "")
+    _assert_inert(page)
+    images = [e.get("src") for e in _elements(page) if e.tag == "img"]
+    assert images == [f"data:image/png;base64,{PNG}", f"data:image/jpeg;base64,{jpeg}"]
+    assert "alert" not in page
+
+
+def test_each_test_cell_shows_its_score_and_an_errors_line_not_its_traceback(source_dir):
+    nb = nbformat.v4.new_notebook()
+    failed = _test_cell("check_f(f)", "test_f", 2)
+    failed.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue="f(2) should be 4, not 5",
+                                             traceback=["Traceback (most recent call last)", "  assert hidden_secret_input == 7",
+                                                        "CheckFailed: f(2) should be 4, not 5"])]
+    nb.cells = [failed, _test_cell("check_g(g)", "test_g", 1), _test_cell("check_h(h)", "test_h", 1)]
+    page = _page_of(nb, source_dir, scores={"test_f": (0.0, 2.0), "test_g": (1.0, 1.0)})
+    text = _shown_text(page)
+    assert "Test test_f: 0 / 2 points" in text and "Test test_g: 1 / 1 points" in text
+    assert "test_h:" not in text, "a cell with no recorded score shows none"
+    assert "CheckFailed: f(2) should be 4, not 5" in text
+    assert "hidden_secret_input" not in text and "Traceback" not in text
+
+
+def test_a_huge_output_is_capped_with_a_note_and_the_next_cell_shows(source_dir):
+    flood = nbformat.v4.new_code_cell("print('z' * 10**6)")
+    flood.outputs = [nbformat.v4.new_output("stream", name="stdout", text="z" * 1_000_000)]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [flood, nbformat.v4.new_code_cell("the_next_cell = 1")]
+    page = _page_of(nb, source_dir)
+    assert len(page) < 100_000, f"{len(page):,} characters"
+    text = _shown_text(page)
+    assert "cut: this output has 1,000,000 characters; the feedback shows the first 20,000" in text
+    assert "the_next_cell = 1" in text
+
+
+def test_the_feedback_steps_cut_hidden_tests_before_rendering(source_dir):
+    from autograder.pipeline import FEEDBACK_STEPS
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_test_cell("check_f(f)\n### BEGIN HIDDEN TESTS\nassert f(hidden_secret_input) == 7\n### END HIDDEN TESTS")]
+    resources = {"nbgrader": {"assignment": A, "notebook": A}}
+    steps = [step(source_dir=str(source_dir)) if step is SafeCells else step() for step in FEEDBACK_STEPS]
+    for step in steps:
+        nb, resources = step.preprocess(nb, resources)
+    text = _shown_text(safe_page(f"<body>{notebook_html(nb)}</body>", "feedback", ""))
+    assert "check_f(f)" in text and "hidden_secret_input" not in text and "HIDDEN" not in text
 
 
 # -- the grader's summary and the plain-text files ---------------------------------------------

@@ -112,7 +112,9 @@ def graded(tmp_path_factory, released):
 
 def test_grades_full_marks_for_the_source_and_zero_for_the_release(graded):
     out, rows, _ = graded
-    assert list(rows[0].keys()) == ["student_id", "assignment", "score", "max_score"]
+    assert list(rows[0].keys()) == ["student_id", "assignment", "score", "max_score", "raw_score", "late_by", "penalty"]
+    # no course.toml and no timestamp.txt: the final score is the raw score, nothing late or deducted
+    assert all((r["score"], r["late_by"], r["penalty"]) == (r["raw_score"], "", "0") for r in rows), rows
     by = {(r["student_id"], r["assignment"]): r for r in rows}
     for a in ASSIGNMENTS:
         sol, blank = by[("ada_solution", a)], by[("bob_blank", a)]
