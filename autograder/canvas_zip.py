@@ -11,14 +11,16 @@ is kept.
 
 A zip entry stores the time its file was written (local time, no zone); it is taken as the
 submission time, read in the course's time zone (``timezone`` in ``course.toml``), and written
-to the submission's ``timestamp.txt`` so deadlines apply. Canvas's own LATE mark is reported
-beside it.
+to the submission's ``timestamp.txt`` so deadlines apply (an entry whose stored date is no
+date gives no time, and no ``timestamp.txt``). Canvas's own LATE mark is reported beside it.
 
 The zip is hostile input: entries are read into memory only (never extracted by their own
 path), at most :data:`MAX_ENTRIES` entries and :data:`MAX_TOTAL_BYTES` uncompressed, a link or
 folder entry is skipped, and a file that is not named like a Canvas download is reported and
-skipped. Nothing already in ``SUBMISSIONS`` is overwritten: a student's earlier folder is
-moved to ``SUBMISSIONS/.replaced/``.
+skipped, and a student whose file can not be unpacked (a damaged entry) is skipped with a
+sentence before anything of theirs is written. Nothing already in ``SUBMISSIONS`` is
+overwritten: a student's earlier folder is moved to ``SUBMISSIONS/.replaced/`` (one that holds
+exactly what the zip has, the same download collected again, is kept as it is).
 """
 
 import datetime as dt
@@ -26,6 +28,7 @@ import re
 import shutil
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -46,6 +49,24 @@ MAX_ENTRY_BYTES = 128 * 1024 * 1024
 class Imported:
     written: list = field(default_factory=list)    # (student, assignment, time, canvas said late)
     skipped: list = field(default_factory=list)    # sentences
+    kept: list = field(default_factory=list)       # sentences: submissions already there, byte for byte
+
+
+def _same_as_there(dest, contents, stamp):
+    """Whether the folder ``dest`` holds exactly these notebooks and this ``timestamp.txt``
+    (the same download collected again), nothing more and nothing less."""
+    want = {f"{nb}.ipynb": data for nb, data in contents.items()}
+    if stamp is not None:
+        want[TIMESTAMP_FILE] = stamp.encode()
+    try:
+        if dest.is_symlink() or not dest.is_dir():
+            return False
+        there = {p.name: p for p in dest.iterdir()}
+        return set(there) == set(want) and all(
+            p.is_file() and not p.is_symlink() and p.stat().st_size == len(want[n]) and p.read_bytes() == want[n]
+            for n, p in there.items())
+    except OSError:
+        return False
 
 
 def _notebook_name(file_name, notebooks):
@@ -74,6 +95,15 @@ def _open_zip(path):
     if sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
         raise CourseError(f"{path.name} would unpack to more than {MAX_TOTAL_BYTES // 1024 ** 3} GB; it is not a Canvas download.")
     return zf, infos
+
+
+def _entry_time(info, zone):
+    """A zip entry's stored time, read in ``zone``; ``None`` when the entry holds no real date
+    (a zip made by hand can hold month 0 or hour 25)."""
+    try:
+        return dt.datetime(*info.date_time, tzinfo=zone)
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 def import_canvas_zip(zip_path, out_dir, assignment, notebooks, roster, timezone="UTC"):
@@ -129,18 +159,31 @@ def import_canvas_zip(zip_path, out_dir, assignment, notebooks, roster, timezone
         out_dir = Path(out_dir)
         for student in sorted(chosen):
             files = chosen[student]
-            times = [dt.datetime(*info.date_time, tzinfo=zone) for _, info, _ in files.values()]
-            when = max(times)
+            times = [t for t in (_entry_time(info, zone) for _, info, _ in files.values()) if t is not None]
+            when = max(times) if times else None
             late = any(l for _, _, l in files.values())
+            contents, damaged = {}, None
+            for nb, (_, info, _) in files.items():
+                try:
+                    with zf.open(info) as f:
+                        contents[nb] = f.read(MAX_ENTRY_BYTES + 1)
+                except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:
+                    damaged = f"{shown(info.filename)} could not be read from the zip ({e}); {student}'s submission was skipped."
+                    break
+            if damaged:       # read whole before anything is written: a damaged zip leaves SUBMISSIONS as it was
+                result.skipped.append(damaged)
+                continue
             dest = out_dir / student / assignment
+            if _same_as_there(dest, contents, format_timestamp(when) if when is not None else None):
+                result.kept.append(f"{student}/{assignment}: the same submission is already there; it was kept.")
+                continue
             tmp = out_dir / student / f".{assignment}.importing"
             tmp.mkdir(parents=True, exist_ok=True)
             try:
-                for nb, (_, info, _) in files.items():
-                    with zf.open(info) as f:
-                        data = f.read(MAX_ENTRY_BYTES + 1)
+                for nb, data in contents.items():
                     (tmp / f"{nb}.ipynb").write_bytes(data)
-                (tmp / TIMESTAMP_FILE).write_text(format_timestamp(when))
+                if when is not None:
+                    (tmp / TIMESTAMP_FILE).write_text(format_timestamp(when))
                 if dest.exists() or dest.is_symlink():
                     keep = out_dir / REPLACED / student / assignment / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
                     keep.parent.mkdir(parents=True, exist_ok=True)

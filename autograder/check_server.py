@@ -11,7 +11,9 @@ files, so the verdict is the same, in about a second instead of ten.
   (``<cache>/check/``, mode 700, next to the generated stages), named by a checksum of the
   course folder, the isolation, the Python and every file of ``autograder`` and
   ``course_lib``; a changed file means another name, so a stale server is never asked. It
-  accepts a connection only from a process of its own uid (``SO_PEERCRED``).
+  accepts a connection only from a process of its own uid, and ``course check`` takes an answer
+  only from a server of its own uid (``SO_PEERCRED``, both ways); it never starts in a folder
+  that is a link or another user's, and opens its lock file without following a link.
 * It grades one notebook at a time, each in a new stage and a new student process, exactly as
   the command does; nothing of one check is left for the next.
 * It ends by itself after :data:`IDLE_S` seconds without a check (``COURSE_CHECK_SERVER_IDLE_S``),
@@ -101,6 +103,8 @@ def ask(course_root, notebook, isolation, timeout_s):
     try:
         conn.settimeout(2.0)
         conn.connect(str(path))
+        if _peer_uid(conn) != os.getuid():
+            return None             # not this user's server (a folder others can write): never trust its verdict
         conn.settimeout(timeout_s)
         conn.sendall(json.dumps({"notebook": str(notebook), "cwd": os.getcwd()}).encode())
         conn.shutdown(socket.SHUT_WR)
@@ -127,10 +131,10 @@ def start(course_root, isolation):
     if not enabled():
         return
     path = socket_path(course_root, isolation)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
-        os.chmod(path.parent.parent, 0o700)
-        os.chmod(path.parent, 0o700)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if not (_own_dir(path.parent.parent) and _own_dir(path.parent)):
+        return                      # a link, or a folder of another user's: no server there
     with contextlib.suppress(OSError):
         subprocess.Popen([sys.executable, "-m", "autograder.check_server", str(Path(course_root).resolve()), isolation, str(path)],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -138,6 +142,23 @@ def start(course_root, isolation):
 
 
 # -- the server ---------------------------------------------------------------------------------
+
+def _own_dir(folder):
+    """Whether ``folder`` is a folder of this user's (not a link to one); it is made mode 700."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if os.fstat(fd).st_uid != os.getuid():
+            return False
+        os.fchmod(fd, 0o700)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
 
 def _peer_uid(conn):
     pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
@@ -164,8 +185,10 @@ def serve(course_root, isolation, path):
     import fcntl
 
     path = Path(path)
-    lock = open(str(path) + ".lock", "w")
-    try:
+    if not _own_dir(path.parent):
+        return 0                    # a link, or another user's folder: they could swap the socket or the lock
+    try:                            # never through a link: the lock is ours, in our folder
+        lock = os.open(str(path) + ".lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return 0                    # another one is starting or running

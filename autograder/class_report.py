@@ -12,6 +12,8 @@ import html
 import io
 from collections import Counter, defaultdict
 
+from autograder.deadlines import _span
+
 MAX_MESSAGES = 3
 MAX_MESSAGE_CHARS = 200
 
@@ -34,12 +36,14 @@ def _histogram(scores, max_score, title):
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(4.6, 2.6))
     bins = min(20, max(5, int(max_score) + 1)) if max_score > 0 else 5
     ax.hist(scores, bins=bins, range=(0, max(max_score, 1e-9)), color="#4c72b0", edgecolor="white")
     ax.set_xlabel(f"final score (of {_fmt(max_score)})")
     ax.set_ylabel("students")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))     # a count of students has no halves
     ax.set_title(title, fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
@@ -111,7 +115,7 @@ def summary_html(grades, problems=()):
         if late:
             parts.append("<p><strong>Late submissions</strong></p><table><tr><th>student</th><th>late by</th>"
                          "<th>deducted</th><th>final score</th></tr>" + "".join(
-                             f"<tr><td>{e(g.student)}</td><td>{g.late_by.total_seconds() / 3600:.1f} h</td>"
+                             f"<tr><td>{e(g.student)}</td><td>{_span(g.late_by)}</td>"
                              f"<td>{_fmt(g.penalty)}%</td><td>{_fmt(g.score)} / {_fmt(g.max_score)}</td></tr>" for g in late)
                          + "</table>")
         else:

@@ -245,8 +245,11 @@ def _collected_line(cfg, student, assignment, when, canvas_late=False):
     canvas = " (Canvas marked it late)" if canvas_late else ""
     if when is None:
         return head + "no submission time (no timestamp.txt), so no late penalty can apply" + canvas, False
-    line = head + f"submitted {_when(when)}"
+    from zoneinfo import ZoneInfo
+
     due, first = cfg.due_for(student, assignment), cfg.due.get(assignment)
+    zone = due.tzinfo if due is not None else ZoneInfo(cfg.timezone)     # beside its due date, in the same zone
+    line = head + f"submitted {_when(when.astimezone(zone))}"
     if due is None:
         return line + canvas, False
     if when <= due:
@@ -286,12 +289,14 @@ def cmd_collect(root, args):
                               f"{_config_name(cfg)}, a CSV file with student_id and canvas_id columns.")
         a = assignments[0]
         got = import_canvas_zip(args.canvas, out, a, notebooks_of(root, a), cfg.roster(), timezone=cfg.timezone)
-        rows, skipped = [(s, a_, t, lt) for s, a_, t, lt in got.written], got.skipped
+        rows, skipped, kept = [(s, a_, t, lt) for s, a_, t, lt in got.written], got.skipped, got.kept
     else:
         from autograder.exchange import collect_from_exchange
 
         got = collect_from_exchange(args.exchange, _course_id(args, cfg), out, assignments or list_assignments(root))
         rows, skipped, kept = [(s, a_, t, False) for s, a_, t in got.written], got.skipped, got.kept
+        for sentence in got.notes:
+            print(f"  note: {sentence}")
     for student, a, when, canvas_late in rows:
         line, is_late = _collected_line(cfg, student, a, when, canvas_late)
         late += is_late

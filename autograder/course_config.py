@@ -26,7 +26,8 @@ The roster is a CSV file with a header row: ``student_id`` (required, the folder
 (Moodle's "ID number").
 
 Every problem with either file is one :class:`ConfigError` sentence that names the file, the
-key or row, and what to write instead.
+key or row, and what to write instead; an extension for a student the roster does not list is
+one of them.
 """
 
 import csv
@@ -162,7 +163,22 @@ def read_config(course_root, assignments, path=None):
         raise ConfigError(f"{path} could not be read ({e.strerror}); check that it is a readable file.") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path.name} is not valid TOML ({e}); fix that line.") from None
-    return config_from(data, path, assignments)
+    cfg = config_from(data, path, assignments)
+    _check_extensions(cfg)
+    return cfg
+
+
+def _check_extensions(cfg):
+    """Refuse an extension for a student the roster does not list (a misspelt id would leave the
+    student's own submission late without a word). Without a roster, or before its file
+    exists, there is nothing to check against."""
+    if not cfg.extensions or cfg.roster_path is None or not cfg.roster_path.is_file():
+        return
+    listed = {s.student_id for s in cfg.roster()}
+    for student, _ in cfg.extensions:
+        if student not in listed:
+            raise ConfigError(f"{_where(cfg.path)}: [extensions.{student}] names no student of the roster "
+                              f"{cfg.roster_path.name}; write the student_id as the roster has it, or add the student to it.")
 
 
 def config_from(data, path, assignments):

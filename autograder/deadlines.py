@@ -22,6 +22,7 @@ TIMESTAMP_FILE = "timestamp.txt"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"     # nbgrader's Exchange.timestamp_format, in UTC
 MAX_TIMESTAMP_BYTES = 256
 DAY = dt.timedelta(days=1)
+FUTURE_SLACK = dt.timedelta(hours=1)    # a time later than now by more than this (clocks differ a little) is no submission time
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ def parse_timestamp(text):
 def read_submission_time(folder_fd_or_path, name=TIMESTAMP_FILE):
     """``(time, problem)``: the submission's time from its ``timestamp.txt`` in an open folder
     (a descriptor) or a folder path; ``(None, None)`` when there is no such file, ``(None,
-    sentence)`` when there is one that is not a time or not a plain file."""
+    sentence)`` when there is one that is not a time, a time still to come (beyond
+    :data:`FUTURE_SLACK`), or not a plain file."""
     import os
 
     dir_fd = folder_fd_or_path if isinstance(folder_fd_or_path, int) else None
@@ -84,6 +86,9 @@ def read_submission_time(folder_fd_or_path, name=TIMESTAMP_FILE):
     if when is None:
         return None, ("The submission's timestamp.txt does not hold a time (nbgrader writes e.g. "
                       "2026-09-14 21:03:12.402113 UTC), so no late penalty was applied.")
+    if when > dt.datetime.now(dt.timezone.utc) + FUTURE_SLACK:
+        return None, (f"The submission's timestamp.txt says {format_timestamp(when)}, which is still to come, so it "
+                      "is not the time it was handed in; no late penalty was applied.")
     return when, None
 
 

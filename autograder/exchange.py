@@ -43,6 +43,10 @@ class Collected:
     written: list = field(default_factory=list)     # (student, assignment, time)
     kept: list = field(default_factory=list)        # sentences: submissions left as they were
     skipped: list = field(default_factory=list)     # sentences: inbound entries not collected
+    notes: list = field(default_factory=list)       # sentences: a collected submission's time corrected
+
+
+CHANGED_AFTER_S = 120   # files of a submission changed this long after its timestamp.txt's time: that time is not believed
 
 
 def _nbgrader_course_dir(root, course_id, assignment):
@@ -141,14 +145,19 @@ def _same_file(path, data):
 
 def _safe_copy(src, dest, release=None):
     """Copy the submission folder ``src`` to ``dest``: regular files and folders only, capped.
+    Returns the latest status-change time (``st_ctime``, which no user can set back) of the
+    folders and of the files it copied: when they were last written, whatever their
+    ``timestamp.txt`` says.
 
     Left in the exchange, as not the student's work: nbgrader's own ``submission_secret.txt`` and
     every file other than a notebook that is byte for byte the release's (``release``: the
     assignment's ``outbound/`` folder), such as the ``course_lib/`` the student fetched."""
     count = 0
+    changed = 0.0
     dest.mkdir(parents=True)
     for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
         rel = Path(dirpath).relative_to(src)
+        changed = max(changed, os.lstat(dirpath).st_ctime)
         for d in list(dirnames):
             st = os.lstat(os.path.join(dirpath, d))
             if not stat.S_ISDIR(st.st_mode) or d.startswith("."):
@@ -156,6 +165,10 @@ def _safe_copy(src, dest, release=None):
         for f in filenames:
             path = os.path.join(dirpath, f)
             if f.startswith(".") and f != TIMESTAMP_FILE or rel == Path(".") and f in NBGRADER_OWN:
+                continue
+            try:
+                changed = max(changed, os.lstat(path).st_ctime)
+            except OSError:
                 continue
             data, why = read_regular(path, cap=MAX_FILE_BYTES)
             if data is None or len(data) > MAX_FILE_BYTES:
@@ -167,6 +180,24 @@ def _safe_copy(src, dest, release=None):
                 raise CourseError(f"{shown(src.name)} holds more than {MAX_FILES} files; it was not collected.")
             (dest / rel).mkdir(parents=True, exist_ok=True)
             (dest / rel / f).write_bytes(data)
+    return changed
+
+
+def _checked_time(dest, changed, student, assignment, notes):
+    """A student writes their own ``timestamp.txt`` (``nbgrader submit`` runs as them) and keeps
+    write access to their inbound folder: an early time and files changed after the deadline
+    would pass as on time. Where the files changed more than :data:`CHANGED_AFTER_S` after the
+    time it gives (or it gives none), the time of that change is written as the submission's."""
+    import datetime as dt
+
+    stated, _ = read_submission_time(dest)
+    last = dt.datetime.fromtimestamp(changed, dt.timezone.utc) if changed else None
+    if last is None or stated is not None and (last - stated).total_seconds() <= CHANGED_AFTER_S:
+        return
+    (dest / TIMESTAMP_FILE).write_text(format_timestamp(last), encoding="utf-8")
+    said = f"its timestamp.txt says {format_timestamp(stated)}" if stated is not None else "it has no readable timestamp.txt"
+    notes.append(f"{shown(student)}/{shown(assignment)}: {said}, but its files in the exchange were last changed at "
+                 f"{format_timestamp(last)}; that later time is taken as the submission time.")
 
 
 def _record(path):
@@ -184,11 +215,14 @@ def _record(path):
             "timestamp": when.replace(tzinfo=None) if when else dt.datetime.min}
 
 
-def _collector(exchange, root, course_id, assignment):
+def _collector(exchange, root, course_id, assignment, notes=None):
     """nbgrader's ``ExchangeCollect`` for one assignment, made safe for hostile entries: each
-    student's latest *valid* entry is the one taken, an invalid one is never copied, and the
-    copy is :func:`_safe_copy`."""
+    student's latest *valid* entry is the one taken, an invalid one is never copied, the copy is
+    :func:`_safe_copy`, and its time is checked against its files' (:func:`_checked_time`;
+    ``notes`` gets a sentence for each time corrected)."""
     from nbgrader.exchange.default import ExchangeCollect
+
+    notes = [] if notes is None else notes
 
     class Collect(ExchangeCollect):
         def _path_to_record(self, path):
@@ -198,8 +232,10 @@ def _collector(exchange, root, course_id, assignment):
             return sorted(records, key=lambda r: (r["ok"], r["timestamp"]), reverse=True)
 
         def do_copy(self, src, dest, log=None):
-            if _record(src)["ok"]:
-                _safe_copy(Path(src), Path(dest), release=Path(exchange) / course_id / "outbound" / assignment)
+            record = _record(src)
+            if record["ok"]:
+                changed = _safe_copy(Path(src), Path(dest), release=Path(exchange) / course_id / "outbound" / assignment)
+                _checked_time(Path(dest), changed, record["username"], assignment, notes)
 
     app = Collect(coursedir=_nbgrader_course_dir(root, course_id, assignment))
     app.root = str(exchange)
@@ -239,7 +275,7 @@ def collect_from_exchange(exchange, course_id, out_dir, assignments):
     out_dir.mkdir(parents=True, exist_ok=True)
     for a in assignments:
         with tempfile.TemporaryDirectory(prefix="course-collect-") as tmp:
-            app = _collector(exchange, tmp, course_id, a)
+            app = _collector(exchange, tmp, course_id, a, result.notes)
             try:
                 app.start()
             except (ExchangeError, RuntimeError) as e:

@@ -10,7 +10,8 @@
   identifier the roster has (``Email address``, ``ID number``, ``Username``), the full name,
   then one column per assignment; on import, map the identifier to the same user field and each
   column to its grade item.
-* ``csv``: ``student_id``, ``name``, one column per assignment and the total.
+* ``csv``: ``student_id``, ``name``, one column per assignment (headed by its id: ``lms_column``
+  is for the LMS files) and the total.
 
 ``--per-exercise`` adds one column per exercise (``<assignment>: <exercise>``), raw points.
 Scores are final (after any late penalty), with a point as the decimal mark. A roster student
@@ -61,7 +62,7 @@ def export(grades, roster, assignments, fmt, lms_columns=None, per_exercise=Fals
     by_student = {}
     for g in grades:
         by_student.setdefault(g.student, {})[g.assignment] = g
-    cols = _columns(grades, assignments, lms_columns, per_exercise)
+    cols = _columns(grades, assignments, lms_columns if fmt != "csv" else {}, per_exercise)   # lms_column heads LMS files only
     notes = []
     if fmt in ("canvas", "moodle") and not roster:
         raise CourseError(f"A {fmt} export needs the roster (roster = \"roster.csv\" in course.toml), to match students "
@@ -93,6 +94,11 @@ def export(grades, roster, assignments, fmt, lms_columns=None, per_exercise=Fals
         if not ids:
             raise CourseError("A Moodle export needs an identifier Moodle knows: add an email, id_number or username "
                               "column to the roster.")
+        for s in roster:
+            lacking = [h for h, f in ids if not getattr(s, f)]
+            if lacking and s.student_id in by_student:
+                notes.append(f"in the roster without {' or '.join(lacking)}, so Moodle matches this row only by "
+                             f"another identifier: {shown(s.student_id)}")
         w.writerow([h for h, _ in ids] + ["Full name"] + [c[0] for c in cols])
         for s in roster:
             by = by_student.get(s.student_id, {})
@@ -110,11 +116,20 @@ def export(grades, roster, assignments, fmt, lms_columns=None, per_exercise=Fals
 
 
 def write_export(path, text):
-    """Write ``text`` to ``path`` without touching anything else; refuses a folder."""
+    """Write ``text`` to ``path`` without touching anything else; refuses a folder. The file is
+    the instructor's alone (mode 0600, as ``grades.csv``): it holds grades and e-mail addresses."""
+    import os
+    import tempfile
+
     path = Path(path)
     if path.is_dir():
         raise CourseError(f"{path} is a folder; give --out a file name such as grades-canvas.csv.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -13,9 +13,11 @@ so the page is made safe twice:
   instructor's (word for word a markdown cell of the source notebook) a cell of plain text, keeps
   of each output only its text and PNG/JPEG images (no HTML, JavaScript, SVG or markdown
   output, no output metadata, no attachments, no notebook metadata such as widget state), and
-  caps what is shown: :data:`MAX_CELL_CHARS` characters per cell source or output and
-  :data:`MAX_NOTEBOOK_CHARS` for all cells that are not graded cells, with a note where
-  something was cut (the graded cells are always shown, each capped); then
+  caps what is shown: :data:`MAX_CELL_CHARS` characters per cell source, per output and for all
+  outputs of one cell together, and :data:`MAX_NOTEBOOK_CHARS` for all cells that are not graded
+  cells, each cell and output counted as at least :data:`CELL_CHARGE` (a page of many empty cells
+  is still many tags), with a note where something was cut (the graded cells are always shown,
+  each capped); then
   :func:`notebook_html` writes the HTML itself: only the instructor's markdown is rendered (by
   mistune, as nbconvert does), every other text, code, output and error line is escaped, and an
   image is shown only when it is base64 of a PNG or JPEG;
@@ -52,6 +54,7 @@ MAX_NOTEBOOK_CHARS = 200_000     # all sources and outputs of the cells that are
 MAX_IMAGE_BYTES = 2 * 2**20      # all images of a notebook (base64)
 MAX_BLOCK_BYTES = 300_000        # HTML of one block (a code listing, an output, a paragraph)
 MAX_PAGE_BYTES = 4 * 2**20       # HTML of the notebook part of the page
+CELL_CHARGE = 200                # characters each cell and output counts for at least (an empty one is still tags)
 
 
 def error_message(output):
@@ -147,7 +150,10 @@ class SafeCells(Preprocessor):
                                f"{self.notebook_chars:,} characters of a notebook's cells that are not graded cells]")
                 continue
             note = None
+            shown = self._always_shown(cell)
             self._cell(cell)
+            if not shown:
+                self.room -= CELL_CHARGE
             cells.append(cell)
         nb.cells = cells
         return nb, resources
@@ -178,7 +184,19 @@ class SafeCells(Preprocessor):
             cell.source = self._take(str(cell.source), graded, "this cell")
             return
         cell.source = self._take(str(cell.source), graded, "this cell")
-        cell.outputs = [out for out in (self._output(o, graded) for o in cell.get("outputs", [])) if out is not None]
+        outputs, room = [], self.cell_chars   # all outputs of one cell together, a graded cell's too, are capped
+        for o in cell.get("outputs", []):
+            if room <= 0:
+                outputs.append(nbformat.v4.new_output("stream", name="stdout", text=(
+                    f"[\u2026 more outputs not shown: the feedback shows about {self.cell_chars:,} characters of a cell's outputs]")))
+                break
+            out = self._output(o, graded)
+            if out is not None:
+                outputs.append(out)
+                room -= CELL_CHARGE + sum(len(str(out.get(k, ""))) for k in ("text", "ename", "evalue")) + len(
+                    str(out.get("data", {}).get("text/plain", "")))
+                self.room -= 0 if graded else CELL_CHARGE
+        cell.outputs = outputs
 
     def _output(self, out, graded):
         kind = out.get("output_type")
@@ -202,7 +220,7 @@ class SafeCells(Preprocessor):
         if isinstance(text, str):
             kept["text/plain"] = self._take(text, graded, "this output")
         elif not kept:
-            dropped = ", ".join(sorted(str(m) for m in data)[:3]) or "no data"
+            dropped = ", ".join(sorted(str(m)[:80] for m in data)[:3]) or "no data"
             kept["text/plain"] = f"[an output of type {dropped} is not shown: the feedback shows text and PNG/JPEG images only]"
         if kind == "execute_result":
             count = out.get("execution_count")
@@ -218,7 +236,8 @@ _MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 
 def _text(text):
     """``text`` as HTML text: colour codes and control characters removed, ``<&>"'`` escaped."""
-    return html.escape(_CONTROL.sub("", ANSI.sub("", str(text))))
+    text = _CONTROL.sub("", ANSI.sub("", str(text)))
+    return html.escape(text.encode("utf-8", "replace").decode("utf-8"))   # a lone surrogate: "?", the page still saves
 
 
 @functools.lru_cache(maxsize=1024)

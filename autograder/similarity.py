@@ -17,7 +17,9 @@ changes a grade.
 import html
 import io
 import itertools
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,7 +204,8 @@ def similarity_report(course_root, submissions_dir, out_dir, threshold=DEFAULT_T
                 pairs += similar_pairs(codes, [ref, _stub(ref)], a, gid, threshold=threshold, min_tokens=min_tokens)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".similarity.html.tmp"
-    tmp.write_text(report_html(pairs, threshold), encoding="utf-8")
-    tmp.replace(out / "similarity.html")
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".similarity.html.")   # 0600, as grades.csv: it shows students' code by name
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(report_html(pairs, threshold))
+    os.replace(tmp, out / "similarity.html")
     return pairs

@@ -6,6 +6,7 @@ any installed ``course_lib``. Importing ``course_lib.solutions`` from it fails w
 """
 
 import ast
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -20,9 +21,21 @@ def student_modules():
     return sorted(p.name for p in PACKAGE_DIR.glob("*.py"))
 
 
+_CHECKED = {}   # a module's bytes' checksum -> whether it imports a solution (parsed once per version)
+
+
 def _imports_solution(path):
-    """True if the support module at ``path`` imports from ``course_lib.solutions`` (a packaging bug)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
+    """True if the support module at ``path`` imports from ``course_lib.solutions`` (a packaging bug).
+    Parsed once per process and version of the file: each grading job copies the package."""
+    text = path.read_bytes()
+    key = hashlib.sha256(text).digest()
+    if key not in _CHECKED:
+        _CHECKED[key] = _parse_imports_solution(text.decode("utf-8"), path)
+    return _CHECKED[key]
+
+
+def _parse_imports_solution(text, path):
+    tree = ast.parse(text, filename=str(path))
     for node in ast.walk(tree):
         names = []
         if isinstance(node, ast.ImportFrom) and node.module:

@@ -87,3 +87,43 @@ def test_a_file_that_is_not_a_canvas_download_is_one_sentence(tmp_path, make, wo
 def test_a_roster_without_canvas_ids_is_named(tmp_path):
     with pytest.raises(CourseError, match="no canvas_id column"):
         import_canvas_zip(tmp_path / "x.zip", tmp_path / "out", A, [NB], [Student("alice")])
+
+
+def test_a_damaged_entry_skips_that_student_and_keeps_their_earlier_folder(tmp_path):
+    out = tmp_path / "SUBMISSIONS"
+    import_canvas_zip(_zip(tmp_path / "one.zip", [("aalice_4021_9001_01_gradient_descent.ipynb", b'{"old": 1}',
+                                                   (2026, 9, 14, 20, 0, 0))]), out, A, [NB], ROSTER)
+    z = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo("aalice_4021_9005_01_gradient_descent.ipynb", (2026, 9, 15, 9, 0, 0)), b'{"new": 1}' * 50)
+        zf.writestr(zipfile.ZipInfo("bbob_4022_9006_01_gradient_descent.ipynb", (2026, 9, 15, 9, 0, 0)), b'{"bob": 1}')
+    data = bytearray(z.read_bytes())
+    start = data.index(b"aalice_4021_9005_01_gradient_descent.ipynb") + len("aalice_4021_9005_01_gradient_descent.ipynb")
+    for i in range(start + 2, start + 12):       # inside alice's compressed data
+        data[i] ^= 0xFF
+    z.write_bytes(bytes(data))
+    got = import_canvas_zip(z, out, A, [NB], ROSTER)
+    assert [s for s, _, _, _ in got.written] == ["bob"]
+    assert any("could not be read from the zip" in s and "alice's submission was skipped" in s for s in got.skipped), got.skipped
+    assert (out / "alice" / A / f"{NB}.ipynb").read_bytes() == b'{"old": 1}'
+    assert not (out / ".replaced").exists() and not list((out / "alice").glob(".*"))
+
+
+def test_an_entry_whose_stored_date_is_no_date_gives_no_time(tmp_path):
+    z = _zip(tmp_path / "s.zip", [("aalice_4021_9001_01_gradient_descent.ipynb", b"{}", (2026, 13, 40, 25, 0, 0))])
+    got = import_canvas_zip(z, tmp_path / "SUBMISSIONS", A, [NB], ROSTER)
+    assert got.written == [("alice", A, None, False)]
+    assert (tmp_path / "SUBMISSIONS" / "alice" / A / f"{NB}.ipynb").is_file()
+    assert not (tmp_path / "SUBMISSIONS" / "alice" / A / "timestamp.txt").exists()
+
+
+def test_the_same_download_collected_again_is_kept_and_not_moved_aside(tmp_path):
+    entries = [("aalice_4021_9001_01_gradient_descent.ipynb", b'{"a": 1}', (2026, 9, 14, 20, 0, 0)),
+               ("bbob_4022_9002_01_gradient_descent.ipynb", b'{"b": 1}', (2026, 9, 14, 21, 0, 0))]
+    z, out = _zip(tmp_path / "s.zip", entries), tmp_path / "SUBMISSIONS"
+    import_canvas_zip(z, out, A, [NB], ROSTER)
+    (out / "bob" / A / "notes.md").write_text("bob's folder has more than the zip now")
+    again = import_canvas_zip(z, out, A, [NB], ROSTER)
+    assert [s for s, _, _, _ in again.written] == ["bob"]                 # changed since: replaced, the old one kept
+    assert again.kept == [f"alice/{A}: the same submission is already there; it was kept."]
+    assert not (out / ".replaced" / "alice").exists() and len(list((out / ".replaced" / "bob" / A).iterdir())) == 1

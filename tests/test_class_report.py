@@ -40,6 +40,12 @@ def test_the_page_holds_its_plots_as_images_that_decode():
 def test_it_names_the_common_failures_and_the_late_work_escaped():
     page = summary_html(_class())
     assert "4 × gd_step(w, grad, 0.1) is wrong: you stepped uphill" in page
-    assert "Late submissions" in page and "5.0 h" in page and "10%" in page
+    assert "Late submissions" in page and "<td>5 hours</td>" in page and "10%" in page   # as the feedback says it
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "10 graded submission(s)" in page
+
+
+def test_a_submission_seconds_late_is_not_shown_as_zero_hours():
+    cfg = CourseConfig(late_policy=LatePolicy(percent_per_day=10), due={"01_gradient_descent": DUE})
+    page = summary_html([final_grade(R("s1", 10, []), cfg, DUE + dt.timedelta(seconds=40))])
+    assert "<td>less than a minute</td>" in page and "0.0 h" not in page

@@ -205,6 +205,13 @@ def test_what_collect_says_of_each_submission_time():
     assert said("alice", due + dt.timedelta(hours=2), free) == (
         f"  alice/{A}: submitted 2026-09-15 01:59 UTC, LATE by 2.00h (due 2026-09-14 23:59 UTC), no penalty under the late policy", True)
     assert said("alice", due, CourseConfig()) == (f"  alice/{A}: submitted 2026-09-14 23:59 UTC", False)   # no due date
+    from zoneinfo import ZoneInfo
+
+    due_berlin = dt.datetime(2026, 9, 14, 23, 59, tzinfo=ZoneInfo("Europe/Berlin"))
+    berlin = CourseConfig(timezone="Europe/Berlin", due={A: due_berlin})
+    utc_time = (due_berlin - dt.timedelta(hours=1)).astimezone(UTC)       # as nbgrader's timestamp.txt gives it
+    assert said("alice", utc_time, berlin) == (f"  alice/{A}: submitted 2026-09-14 22:59 CEST, on time", False)   # beside its due date
+    assert said("bob", utc_time, CourseConfig(timezone="Europe/Berlin")) == (f"  bob/{A}: submitted 2026-09-14 22:59 CEST", False)
 
 
 @pytest.mark.parametrize("make, args, words", [
@@ -263,7 +270,7 @@ def test_collect_a_canvas_download_maps_the_roster_and_marks_late(tmp_path, caps
     ("good", ["--assignment", A, "--assignment", A + "x"], ROSTER, ["There is no assignment"]),
     ("good", ["--assignment", A], "student_id,canvas_id\nalice,4021\nalice,4022\n", ["lists student_id 'alice' twice"]),
     ("good", ["--assignment", A], "student_id,canvas_id\nalice,4021\n,4022\n", ["row 3, has no student_id"]),
-    ("good", ["--assignment", A], "student_id,name\nalice,A\n", ["no canvas_id column"]),
+    ("good", ["--assignment", A], "student_id,name\nalice,A\nbob,B\n", ["no canvas_id column"]),
     ("good", ["--assignment", A], None, ["needs the roster"]),
     ("good", ["--assignment", A, "--course-id", "x"], ROSTER, ["--course-id goes with --exchange"]),
 ])
@@ -465,6 +472,15 @@ def test_the_documented_example_configuration_reads():
     assert cfg.due_for("alice", "02_sgd_minibatch") - cfg.due["02_sgd_minibatch"] == dt.timedelta(days=2)
     assert cfg.lms_columns == {A: "Gradient descent (12345)"}
     assert cfg.roster_path == path.parent / "roster.csv"
+
+
+def test_the_readme_shows_the_example_configuration_as_it_is():
+    import re
+
+    blocks = re.findall(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    example = (ROOT / "docs" / "course.example.toml").read_text()
+    body = "".join(ln for ln in example.splitlines(keepends=True) if not ln.startswith("#")).lstrip("\n")
+    assert blocks and blocks[0] == body, "README.md's course.toml example and docs/course.example.toml differ"
 
 
 # ---------------------------------------------------------------- a whole term, as an instructor runs it

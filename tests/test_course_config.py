@@ -116,3 +116,12 @@ def test_a_missing_roster_file_is_named(tmp_path):
     cfg = read_config(_write(tmp_path, 'roster = "nowhere.csv"\n', roster=None), ASSIGNMENTS)
     with pytest.raises(ConfigError, match="could not be read"):
         cfg.roster()
+
+
+def test_an_extension_for_a_student_not_on_the_roster_is_one_sentence(tmp_path):
+    text = GOOD.replace("[extensions.alice]", "[extensions.alcie]")
+    with pytest.raises(ConfigError) as e:
+        read_config(_write(tmp_path, text), ASSIGNMENTS)
+    assert "[extensions.alcie] names no student of the roster roster.csv" in str(e.value)
+    (tmp_path / "roster.csv").unlink()      # no roster file yet: nothing to check the extension against
+    assert ("alcie", "01_gradient_descent") in read_config(tmp_path, ASSIGNMENTS).extensions

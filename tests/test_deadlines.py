@@ -85,6 +85,8 @@ def test_a_submission_without_a_time_has_none_and_no_problem(tmp_path):
     (lambda f: (f / "timestamp.txt").write_text("2026-09-14 21:03:12 UTC" + " " * 1000), "does not hold a time"),
     (lambda f: (f / "timestamp.txt").write_bytes(b"\xff\xfe garbage"), "does not hold a time"),
     (lambda f: (f / "timestamp.txt").mkdir(), "folder"),
+    (lambda f: (f / "timestamp.txt").write_text(format_timestamp(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=400))),
+     "still to come"),
 ])
 def test_a_hostile_timestamp_is_one_sentence_and_no_penalty(tmp_path, make, words):
     folder = _submission(tmp_path)
@@ -94,3 +96,10 @@ def test_a_hostile_timestamp_is_one_sentence_and_no_penalty(tmp_path, make, word
     subs, _ = collect(tmp_path / "subs", {"01_gradient_descent": ["01_gradient_descent"]})
     assert subs[0].submitted_at is None and any(words in p for p in subs[0].problems)
     assert subs[0].notebooks   # the notebook is still graded
+
+
+def test_a_time_a_few_minutes_ahead_of_this_clock_is_still_the_submission_time(tmp_path):
+    folder = _submission(tmp_path)
+    ahead = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(minutes=10)   # the hub's clock runs fast
+    (folder / "timestamp.txt").write_text(format_timestamp(ahead))
+    assert read_submission_time(folder) == (ahead, None)

@@ -73,6 +73,7 @@ def test_release_fetch_submit_collect_end_to_end(exchange, tmp_path):
     out = tmp_path / "SUBMISSIONS"
     got = collect_from_exchange(exchange, COURSE, out, [A])
     assert sorted(s for s, _, _ in got.written) == ["alice", "bob"]
+    assert got.notes == [], "nbgrader's own submit was taken for a changed submission"
     for s in ("alice", "bob"):
         folder = out / s / A
         assert (folder / f"{A}.ipynb").is_file()
@@ -128,3 +129,32 @@ def test_a_folder_that_is_not_an_exchange_is_one_sentence(tmp_path):
 def test_releasing_twice_needs_force(exchange):
     with pytest.raises(CourseError, match="already in the exchange.*--force"):
         release_to_exchange(ROOT, exchange, COURSE, [A])
+
+
+def test_an_early_timestamp_on_files_changed_later_is_not_believed(exchange, tmp_path):
+    """A student owns their inbound folder and writes its timestamp.txt: an entry that says it was
+    handed in long ago but whose files were written now gets the time of its files."""
+    inbound = exchange / COURSE / "inbound"
+    early = "2020-01-01 00:00:00.000000 UTC"
+    entry = inbound / f"dave+{A}+{early}+z"
+    entry.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), str(entry / f"{A}.ipynb"))
+    (entry / "timestamp.txt").write_text(early)
+    honest = inbound / f"erin+{A}+2020-01-01 00:00:00.000000 UTC+w"
+    honest.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), str(honest / f"{A}.ipynb"))
+    now = dt.datetime.now(dt.timezone.utc)
+    (honest / "timestamp.txt").write_text(now.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    try:
+        out = tmp_path / "SUBMISSIONS"
+        got = collect_from_exchange(exchange, COURSE, out, [A])
+        taken = parse_timestamp((out / "dave" / A / "timestamp.txt").read_text())
+        assert abs((taken - now).total_seconds()) < 120, f"the forged early time was kept: {taken}"
+        assert any(n.startswith(f"dave/{A}: its timestamp.txt says 2020-01-01") for n in got.notes), got.notes
+        assert parse_timestamp((out / "erin" / A / "timestamp.txt").read_text()) == parse_timestamp(
+            (honest / "timestamp.txt").read_text()), "an honest submission's time was changed"
+        assert not any(n.startswith("erin/") for n in got.notes)
+    finally:
+        import shutil
+        for p in (entry, honest):
+            shutil.rmtree(p, ignore_errors=True)

@@ -107,3 +107,29 @@ def test_saved_records_of_course_grade_read_back_as_final_grades(tmp_path):
     (tmp_path / STATE_DIR / "broken" / "x.json").write_text("{ not json")
     grades = saved_grades(tmp_path, cfg)
     assert [(g.student, g.raw_score, g.penalty, g.score) for g in grades] == [("alice", 9, 0, 9), ("bob", 8, 10, 7.2)]
+
+
+def test_lms_column_heads_the_lms_files_and_the_plain_csv_keeps_the_assignment_id():
+    lms = {"01_gradient_descent": "Gradient descent (123)"}
+    assert _rows(export(_grades(), ROSTER, ASSIGNMENTS, "moodle", lms_columns=lms)[0])[0][3] == "Gradient descent (123)"
+    header = _rows(export(_grades(), ROSTER, ASSIGNMENTS, "csv", lms_columns=lms)[0])[0]
+    assert header == ["student_id", "name", "01_gradient_descent", "02_sgd_minibatch", "total"]
+
+
+def test_a_moodle_row_without_one_of_the_identifiers_is_named():
+    _, notes = export(_grades(), ROSTER, ASSIGNMENTS, "moodle")
+    assert "in the roster without ID number, so Moodle matches this row only by another identifier: dave" not in notes  # not graded
+    roster = ROSTER[:1] + [Student("bob", name="Bob B", canvas_id="4022", email="bob@uni.example")]
+    _, notes = export(_grades(), roster, ASSIGNMENTS, "moodle")
+    assert "in the roster without ID number, so Moodle matches this row only by another identifier: bob" in notes
+    assert not any("alice" in n for n in notes)
+
+
+def test_the_export_file_is_written_whole_and_the_instructor_s_alone(tmp_path):
+    from autograder.export import write_export
+
+    out = tmp_path / "grades-canvas.csv"
+    out.write_text("old")
+    write_export(out, "Student,ID\n")
+    assert out.read_text() == "Student,ID\n" and out.stat().st_mode & 0o077 == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["grades-canvas.csv"]      # no temporary file left

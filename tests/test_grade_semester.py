@@ -171,7 +171,7 @@ def test_summary_html_lists_the_late_submissions(course):
     cells = [["".join(td.itertext()) for td in tr.iter("td")] for tr in doc.iter("tr")]
     late = {c[0]: c for c in cells if c and c[0] in TIMES}
     assert set(late) == {"late", "cutoff"}, cells
-    assert late["late"][1:] == ["27.0 h", "20%", "6.4 / 10"] and late["cutoff"][1:] == ["240.0 h", "100%", "0 / 10"]
+    assert late["late"][1:] == ["1 day 3 hours", "20%", "6.4 / 10"] and late["cutoff"][1:] == ["10 days 1 minute", "100%", "0 / 10"]
     assert all(img.get("src", "").startswith("data:image/png;base64,") for img in doc.iter("img"))
 
 

@@ -93,6 +93,8 @@ def test_the_class_report_shows_the_pair_side_by_side_escaped(tmp_path):
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "alice" in page and "bob" in page and "<mark>" in page and "carol" not in page
     assert "default-src 'none'" in page
+    assert (tmp_path / "graded" / "similarity.html").stat().st_mode & 0o077 == 0     # students' code by name: the instructor's only
+    assert [p.name for p in (tmp_path / "graded").iterdir()] == ["similarity.html"]
 
 
 def test_no_pairs_is_said_in_words():
