@@ -356,7 +356,7 @@ def _problem_list(res):
 
 
 def _problem_page(res, nb_name):
-    """The page of a notebook that has no nbgrader feedback (missing, refused, not graded)."""
+    """The page of a notebook that has no rendered feedback (missing, refused, not graded)."""
     from autograder.feedback import page_html, summary_html
 
     body = f"<p>{html.escape(nb_name)}.ipynb was not graded, so there is no notebook to show: see the problems above.</p>"
@@ -364,9 +364,9 @@ def _problem_page(res, nb_name):
 
 
 def _with_problems(page, res):
-    """nbgrader's feedback page made safe to open (:func:`autograder.feedback.safe_page`: its body
-    capped and sanitized, no script can run), under the grader's summary: the score, each test's
-    result and message, and the submission's problems."""
+    """The feedback page :meth:`autograder.pipeline.Stage.feedback` wrote, made safe to open
+    (:func:`autograder.feedback.safe_page`: its body capped and sanitized, no script can run),
+    under the grader's summary: the score, each test's result and message, the problems."""
     from autograder.feedback import safe_page, summary_html
 
     return safe_page(page, f"{res.assignment} feedback", summary_html(res, _problem_list(res)))

@@ -428,6 +428,7 @@ def test_a_socket_folder_that_is_a_link_is_refused(short_dir, monkeypatch):
 def test_another_users_server_is_never_trusted(short_dir, monkeypatch):
     """(A hole, fixed: the client took any answer on the socket's path, so a user who could write the
     folder, say a shared cache, could answer another user's checks with any verdict.)"""
+    os.chmod(short_dir, 0o755)
     shared = short_dir / "shared"
     shared.mkdir()
     os.chmod(shared, 0o777)
@@ -449,8 +450,9 @@ def test_another_users_server_is_never_trusted(short_dir, monkeypatch):
             conn.close()
         finally:
             os._exit(0)
+    os.close(w)
     try:
-        assert os.read(r, 1) == b"1"
+        assert os.read(r, 1) == b"1", "the other user's server did not start"
         monkeypatch.setattr(check_server, "socket_path", lambda *a: sock)
         assert check_server.ask(ROOT, "a.ipynb", "none", 10) is None
     finally:
@@ -527,22 +529,58 @@ raise Boom("<img src=x onerror=alert(7)>")
 '''
 
 
-@pytest.mark.slow
-def test_end_to_end_a_hostile_notebook_gives_an_inert_bounded_page(tmp_path):
+def _hidden_lines(nb):
+    """Lines only the hidden tests have: a line that is also in a visible part of the notebook
+    (a public test's `before = w.copy()`) is no secret."""
+    lines, seen = [], set()
+    for c in nb.cells:
+        inside = False
+        for line in c.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line or "END HIDDEN TESTS" in line:
+                inside = "BEGIN" in line
+            elif inside and len(line.strip()) > 12:
+                lines.append(line.strip())
+            else:
+                seen.add(line.strip())
+    visible = "\n".join(seen)
+    return [ln for ln in lines if ln not in visible]
+
+
+@pytest.fixture(scope="module")
+def hostile_graded(tmp_path_factory):
+    """One notebook with every trick above graded by ``course grade --isolation none``: its page and the source."""
+    tmp = tmp_path_factory.mktemp("e2e")
     source = ROOT / "notebooks" / A / f"{A}.ipynb"
     nb = nbformat.read(str(source), as_version=4)
     at = next(i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "gd_step")
     nb.cells.insert(at + 1, nbformat.v4.new_code_cell(HOSTILE_CELL))
     md = nbformat.v4.new_markdown_cell(next(c.source for c in nb.cells if c.cell_type == "markdown") + "<img src=x onerror=alert(8)>")
     nb.cells.insert(0, md)
-    (tmp_path / "subs" / "mallory" / A).mkdir(parents=True)
-    nbformat.write(nb, str(tmp_path / "subs" / "mallory" / A / f"{A}.ipynb"))
-    proc = run_course("grade", tmp_path / "subs", "--out", tmp_path / "out", "--isolation", "none", "--workers", "1")
+    nb.cells.append(nbformat.v4.new_code_cell("print('\\n'.join(In))"))   # every cell run so far, as the kernel keeps them
+    (tmp / "subs" / "mallory" / A).mkdir(parents=True)
+    nbformat.write(nb, str(tmp / "subs" / "mallory" / A / f"{A}.ipynb"))
+    proc = run_course("grade", tmp / "subs", "--out", tmp / "out", "--isolation", "none", "--workers", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    page = (tmp_path / "out" / "feedback" / "mallory" / A / f"{A}.html").read_text(encoding="utf-8")
+    return (tmp / "out" / "feedback" / "mallory" / A / f"{A}.html").read_text(encoding="utf-8"), nbformat.read(str(source), as_version=4)
+
+
+@pytest.mark.slow
+def test_end_to_end_a_hostile_notebook_gives_an_inert_bounded_page(hostile_graded):
+    page, _ = hostile_graded
     _assert_inert(page)
     text = _shown_text(page)
     assert "plain-fallback" in text and "osc-link" in text and "<script>alert(6)</script>: <img" in text
     assert not _tags(page, "img") and not [a for a in _tags(page, "a") if "javascript" in (a.get("href") or "")]
     assert text.count("flood") < 10, "a graded cell showed every output its student's code made"
     assert page.count(LATE_START) <= 1 and len(page.encode()) < 2 * 2**20
+
+
+@pytest.mark.slow
+def test_end_to_end_student_code_cannot_print_the_hidden_tests(hostile_graded):
+    """The hidden tests run in the grader's process, never in the student's (whose `In` and
+    namespace hold only the student's cells): nothing the student's code prints can hold them."""
+    page, source = hostile_graded
+    hidden = _hidden_lines(source)
+    assert hidden, "the course notebook has hidden tests"
+    text = _shown_text(page)
+    assert not [line for line in hidden if line in text]
