@@ -468,40 +468,35 @@ def test_another_users_server_is_never_trusted(short_dir, monkeypatch):
     assert check_server.serve(ROOT, "none", theirs / "c-k.sock") == 0 and list(theirs.iterdir()) == []
 
 
+def _as_nobody(sock):
+    """In a forked child of uid 65534: 0 if it gets no answer from the server on ``sock``."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                code = 0 if _ask(sock, {"notebook": "a.ipynb", "cwd": "/"}) is None else 3
+            except OSError:
+                code = 0   # it cannot even reach the socket
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WEXITSTATUS(status)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 def test_another_uid_gets_no_answer_from_a_server(short_dir):
     sock = short_dir / "check" / "c-k.sock"
     sock.parent.mkdir(mode=0o700)
     proc = _serve(sock)
     try:
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.setgid(65534)
-                os.setuid(65534)
-                try:
-                    code = 0 if _ask(sock, {"notebook": "a.ipynb", "cwd": "/"}) is None else 3
-                except OSError:
-                    code = 0   # it cannot even reach the socket: the folder is mode 700
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.WEXITSTATUS(status) == 0, "another uid got an answer"
+        assert _as_nobody(sock) == 0, "another uid got an answer"      # the folder is mode 700
         os.chmod(short_dir, 0o755)
         os.chmod(sock.parent, 0o755)   # even if the folders were opened up: SO_PEERCRED refuses
         os.chmod(sock, 0o777)
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.setgid(65534)
-                os.setuid(65534)
-                code = 0 if _ask(sock, {"notebook": "a.ipynb", "cwd": "/"}) is None else 3
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.WEXITSTATUS(status) == 0, "another uid got an answer through an open socket"
+        assert _as_nobody(sock) == 0, "another uid got an answer through an open socket"
     finally:
         _stop(proc)
 
