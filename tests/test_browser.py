@@ -395,18 +395,16 @@ def test_the_class_report_opens_offline_with_its_plots(page, tmp_path):
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == [], requests
 
 
-def test_a_feedback_page_shows_its_style_and_image_and_runs_no_script(tmp_path):
+def test_a_feedback_page_shows_its_style_and_image_and_runs_no_script(browser, tmp_path):
     """A feedback page as the grader writes it, opened from a file: the policy lets its one style
-    sheet and its data: image in, no student script runs, nothing is fetched. (No JupyterLab needed.)"""
+    sheet and its data: image in, no student script runs, nothing is fetched (the page needs no
+    JupyterLab; the module's browser does)."""
     import base64
     import zlib
 
     import nbformat
-    from playwright.sync_api import sync_playwright
 
     from autograder.feedback import notebook_html, safe_page
-
-    _require_browser()
 
     def chunk(kind, data):   # a PNG chunk: length, type, data, CRC
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
@@ -423,22 +421,21 @@ def test_a_feedback_page_shows_its_style_and_image_and_runs_no_script(tmp_path):
     body = notebook_html(nb, {"# Exercise 1"}, {"test_f": (1.0, 2.0)})
     path = tmp_path / "feedback.html"
     path.write_text(safe_page(f"<body>{body}</body>", "feedback", "<p class=\"grader-score\">Score: 1 / 2</p>"))
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = b.new_page()
-            requests = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(path.as_uri())
-            page.wait_for_load_state("load")
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "feedback.png"), full_page=True)
-            title = page.title()
-            header_border = page.evaluate("getComputedStyle(document.querySelector('.grader-header')).borderTopWidth")
-            loaded = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
-            text = page.inner_text("main")
-        finally:
-            b.close()
+    context = browser.new_context()     # the module's browser: one Playwright per process
+    try:
+        page = context.new_page()
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "feedback.png"), full_page=True)
+        title = page.title()
+        header_border = page.evaluate("getComputedStyle(document.querySelector('.grader-header')).borderTopWidth")
+        loaded = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+        text = page.inner_text("main")
+    finally:
+        context.close()
     assert title == "feedback", "a student's script ran"
     assert header_border == "2px", "the page's own style sheet was not applied"
     assert loaded == [True], f"the output image did not load: {loaded}"
