@@ -1,6 +1,6 @@
 """Grading throughput: `course grade` against plain sequential `nbgrader autograde` and `jupyter nbconvert --execute`.
 
-    .venv/bin/python benchmarks/grading_throughput.py --students 100 --workers 2   # the issue's figure (about 15 min on 2 idle cores)
+    .venv/bin/python benchmarks/grading_throughput.py --students 100 --workers 2   # the issue's figure (about 20 min on 2 idle cores)
     .venv/bin/python benchmarks/grading_throughput.py --students 10 --workers 2    # a short run
     .venv/bin/python benchmarks/grading_throughput.py --skip-nbgrader --skip-nbconvert --skip-check
     .venv/bin/python benchmarks/grading_throughput.py --students 100 --assignments 01_gradient_descent
@@ -237,7 +237,7 @@ def check_server_socket(cache):
 
 
 def wait_for_server(sock, timeout=300):
-    """Until the check server answers on ``sock`` (it is ready once it has warmed up)."""
+    """Until the check server's socket takes connections (it answers once it has warmed up)."""
     import socket
 
     end = time.monotonic() + timeout
@@ -343,7 +343,11 @@ def main():
             warm_s, line2 = time_check(target, env, cache)           # the generated assignment cached, no server
             _, line3 = time_check(target, env, cache, server=True)   # leaves the check server behind
             sock = check_server_socket(cache)
-            served, line4 = (time_check(target, env, cache, server=True) if wait_for_server(sock) else (float("nan"), line))
+            if wait_for_server(sock):
+                time_check(target, env, cache, server=True)          # waits for the server's warm-up
+                served, line4 = time_check(target, env, cache, server=True)
+            else:
+                served, line4 = float("nan"), line
             with contextlib.suppress(OSError):
                 sock.unlink()     # the server sees its socket gone and ends within seconds
             with open(tmp / "out" / "grades.csv", newline="") as fh:
