@@ -15,6 +15,10 @@ from mistakes import grade_in_process, remote_scores
 
 pytestmark = pytest.mark.slow
 CATALOGUES = sorted(p.stem for p in Path(__file__).parent.glob("test_mistakes_[0-9]*.py"))
+# mistakes that draw from the operating system's entropy (np.random.default_rng(None)): the tests of
+# other exercises that call them pass or fail by chance, in any process, so for these only the
+# test that catches them is compared (it fails on every draw)
+BY_CHANCE = {("test_mistakes_02", "shuffles even when rng is None"): "test_minibatches"}
 
 
 @pytest.mark.parametrize("module", CATALOGUES)
@@ -26,6 +30,11 @@ def test_the_process_boundary_changes_no_verdict(module):
     differ = []
     for name, answer, (score, results) in zip(names, variants, remote):
         local, _, local_results = grade_in_process(mod.NB, answer)
+        catcher = BY_CHANCE.get((module, name))
+        if catcher is not None:
+            if not (results.get(catcher) and local_results.get(catcher)):
+                differ.append(f"{name}: {catcher} did not fail on both sides")
+            continue
         if score != local:
             failed_here = {g for g, e in results.items() if e}
             failed_there = {g for g, m in local_results.items() if m}
