@@ -265,12 +265,12 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     course_root, isolation, path = argv
     os.environ["COURSE_ROOT"] = course_root
-    import logging
     import warnings
 
+    from autograder.cli import _quiet_nbgrader
+
     warnings.simplefilter("ignore")
-    for name in ("traitlets", "nbgrader", "Autograde", "GenerateFeedback"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    _quiet_nbgrader()       # as the command does: nbgrader's own log lines are not the learner's business
     return serve(Path(course_root), isolation, path)
 
 

@@ -148,7 +148,7 @@ def _options(args):
 
 
 def _quiet_nbgrader():
-    for name in ("traitlets", "nbgrader", "GenerateAssignment", "Autograde", "GenerateFeedback"):
+    for name in ("traitlets", "nbgrader", "GenerateAssignment", "Autograde"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
